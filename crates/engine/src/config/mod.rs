@@ -1,0 +1,176 @@
+//! Server definitions: what a person configured, independent of any live connection.
+//! Import/export of other clients' config files lives in `import`/`export`.
+
+mod export;
+mod import;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use export::export_claude;
+pub use import::{ImportPlan, import_file};
+
+/// Default per-request timeout when a definition does not set one.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+
+/// One server as the person defined it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerDef {
+    pub name: String,
+    pub transport: TransportDef,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Per-request timeout in seconds; a call's own `--timeout` overrides it.
+    #[serde(default = "default_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_timeout() -> u64 {
+    DEFAULT_REQUEST_TIMEOUT_SECS
+}
+
+/// How to reach a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum TransportDef {
+    /// A local process speaking MCP on stdin/stdout.
+    Stdio {
+        command: String,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<PathBuf>,
+    },
+    /// Streamable HTTP (MCP 2025-03-26 and later).
+    Http {
+        url: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+    /// The legacy HTTP+SSE transport (MCP 2024-11-05).
+    Sse {
+        url: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+}
+
+impl TransportDef {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportDef::Stdio { .. } => "stdio",
+            TransportDef::Http { .. } => "http",
+            TransportDef::Sse { .. } => "sse",
+        }
+    }
+}
+
+impl ServerDef {
+    pub fn new(name: impl Into<String>, transport: TransportDef) -> Self {
+        ServerDef {
+            name: name.into(),
+            transport,
+            enabled: true,
+            request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+        }
+    }
+
+    /// Checks what a person could have typed wrong; the message names the field.
+    pub fn validate(&self) -> Result<(), InvalidServer> {
+        let bad = |field: &'static str, message: String| InvalidServer {
+            server: self.name.clone(),
+            field,
+            message,
+        };
+        validate_name(&self.name).map_err(|m| bad("name", m))?;
+        if self.request_timeout_secs == 0 {
+            return Err(bad("request_timeout_secs", "must be at least 1 second".into()));
+        }
+        match &self.transport {
+            TransportDef::Stdio { command, env, .. } => {
+                if command.trim().is_empty() {
+                    return Err(bad("command", "is empty; give the program to run".into()));
+                }
+                if let Some(k) = env.keys().find(|k| k.is_empty() || k.contains('=')) {
+                    return Err(bad("env", format!("variable name {k:?} is not valid")));
+                }
+            }
+            TransportDef::Http { url, headers } | TransportDef::Sse { url, headers } => {
+                let parsed = url::Url::parse(url)
+                    .map_err(|e| bad("url", format!("{url:?} is not a URL ({e})")))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(bad("url", format!("{url:?} must start with http:// or https://")));
+                }
+                for (k, v) in headers {
+                    if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                        return Err(bad("headers", format!("{k:?} is not a valid header name")));
+                    }
+                    if http::HeaderValue::from_str(v).is_err() {
+                        return Err(bad("headers", format!("the value of {k:?} is not a valid header value")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A server name is how a person refers to it on the command line and in the UI.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("is empty; give the server a name".into());
+    }
+    if name.chars().count() > 64 {
+        return Err("is longer than 64 characters".into());
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err("contains control characters".into());
+    }
+    Ok(())
+}
+
+/// A definition that cannot be used, naming the field that is wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("server '{server}': {field} {message}")]
+pub struct InvalidServer {
+    pub server: String,
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// A config file that could not be read or understood. Nothing is stored when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {file}: {source}")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not JSON, or JSON of the wrong shape. `field` is a path like `mcpServers.github.args`.
+    #[error("{file}:{line}:{column}: {}{message}", field.as_deref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+    Parse {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        field: Option<String>,
+        message: String,
+    },
+    /// Valid JSON, but a server in it cannot be used.
+    #[error("{file}:{line}: field `{field}`: {message}")]
+    Invalid {
+        file: PathBuf,
+        line: usize,
+        field: String,
+        message: String,
+    },
+    #[error("{file}: no servers found; expected an `mcpServers` object (Claude Desktop, Cursor) or a `servers` object (VS Code)")]
+    UnknownFormat { file: PathBuf },
+}
