@@ -1,4 +1,14 @@
 //! Patchbay's engine: owns every MCP connection. No GUI; the shell, the CLI and tests hold a [`Hub`].
+pub mod calls;
 pub mod config;
+pub mod events;
+mod hub;
+pub mod session;
 pub mod store;
 pub mod transport;
+
+pub use calls::{CallReport, CallRequest};
+pub use config::{ServerDef, TransportDef};
+pub use events::{Event, ServerState};
+pub use hub::{Hub, HubError, HubOptions, ServerView, StartedCall};
+pub use store::{CallOutcome, CallRecord};

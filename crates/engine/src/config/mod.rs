@@ -174,3 +174,15 @@ pub enum ConfigError {
     #[error("{file}: no servers found; expected an `mcpServers` object (Claude Desktop, Cursor) or a `servers` object (VS Code)")]
     UnknownFormat { file: PathBuf },
 }
+
+impl ServerDef {
+    /// Where the server lives, for messages: its URL or its command line.
+    pub fn transport_target(&self) -> String {
+        match &self.transport {
+            TransportDef::Stdio { command, args, .. } => {
+                std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+            }
+            TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => url.clone(),
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! Each CLI command: open the hub, do one thing, shut every connection down cleanly.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use patchbay_engine::events::Event;
+use patchbay_engine::{
+    CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, ServerDef, ServerState, TransportDef,
+};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::output::Out;
+use crate::{AddArgs, CallArgs, Cli, Command, ServersCommand};
+
+pub const OK: u8 = 0;
+pub const CALL_FAILED: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const CONNECTION: u8 = 3;
+
+pub async fn run(cli: Cli) -> u8 {
+    let out = Out { json: cli.json };
+    let data_dir = match cli.data_dir.map(Ok).unwrap_or_else(HubOptions::default_data_dir) {
+        Ok(d) => d,
+        Err(e) => {
+            out.error(&e.to_string());
+            return USAGE;
+        }
+    };
+    let hub = match Hub::open(HubOptions::new(data_dir)).await {
+        Ok(h) => h,
+        Err(e) => {
+            out.error(&e.to_string());
+            return USAGE;
+        }
+    };
+    let code = tokio::select! {
+        code = dispatch(&hub, out, cli.command) => code,
+        _ = tokio::signal::ctrl_c() => {
+            out.error("interrupted");
+            130
+        }
+    };
+    // Every command ends here: connections closed, server processes gone.
+    hub.shutdown().await;
+    code
+}
+
+async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
+    let result = match command {
+        Command::Servers(cmd) => servers(hub, out, cmd).await,
+        Command::Connect { name: Some(name), .. } => connect(hub, out, &name).await,
+        Command::Connect { name: None, .. } => connect_all(hub, out).await,
+        Command::Tools { name } => tools(hub, out, &name).await,
+        Command::Call(args) => call(hub, out, args).await,
+        Command::History { name, limit } => history(hub, out, &name, limit).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e.to_string());
+            match e {
+                HubError::Unavailable(_) | HubError::Request { .. } => CONNECTION,
+                _ => USAGE,
+            }
+        }
+    }
+}
+
+async fn servers(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubError> {
+    match cmd {
+        ServersCommand::Add(args) => {
+            let def = match server_def(args) {
+                Ok(d) => d,
+                Err(message) => {
+                    out.error(&message);
+                    return Ok(USAGE);
+                }
+            };
+            hub.add_server(def.clone()).await?;
+            out.emit(json!({"event": "server_added", "server": def}), || {
+                format!("added '{}' ({})", def.name, def.transport_target())
+            });
+        }
+        ServersCommand::List => {
+            for view in hub.servers().await? {
+                out.emit(json!({"event": "server", "server": view.def, "state": view.state}), || {
+                    format!(
+                        "{}\t{}\t{}{}",
+                        view.def.name,
+                        view.def.transport.kind(),
+                        view.def.transport_target(),
+                        if view.def.enabled { "" } else { "\t(disabled)" }
+                    )
+                });
+            }
+        }
+        ServersCommand::Remove { name } => {
+            hub.remove_server(&name).await?;
+            out.emit(json!({"event": "server_removed", "server": name}), || format!("removed '{name}'"));
+        }
+        ServersCommand::Import { file, dry_run } => {
+            let plan = if dry_run { hub.preview_import(&file).await? } else { hub.import(&file).await? };
+            for w in &plan.warnings {
+                out.emit(json!({"event": "warning", "message": w}), || format!("warning: {w}"));
+            }
+            for def in &plan.servers {
+                out.emit(json!({"event": if dry_run { "would_add" } else { "server_added" }, "server": def}), || {
+                    format!("{} '{}' ({})", if dry_run { "would add" } else { "added" }, def.name, def.transport_target())
+                });
+            }
+        }
+        ServersCommand::Export => {
+            let doc = hub.export_claude().await?;
+            if out.json {
+                println!("{doc}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            }
+        }
+    }
+    Ok(OK)
+}
+
+fn server_def(args: AddArgs) -> Result<ServerDef, String> {
+    let transport = match (args.url, args.command.split_first()) {
+        (Some(url), None) => {
+            let mut headers = BTreeMap::new();
+            for h in &args.headers {
+                let (k, v) = h
+                    .split_once(':')
+                    .ok_or_else(|| format!("--header {h:?} must look like `Name: value`"))?;
+                headers.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            match args.transport.as_str() {
+                "sse" => TransportDef::Sse { url, headers },
+                _ => TransportDef::Http { url, headers },
+            }
+        }
+        (None, Some((command, rest))) => {
+            let mut env = BTreeMap::new();
+            for e in &args.env {
+                let (k, v) = e.split_once('=').ok_or_else(|| format!("--env {e:?} must look like `NAME=value`"))?;
+                env.insert(k.to_string(), v.to_string());
+            }
+            TransportDef::Stdio { command: command.clone(), args: rest.to_vec(), env, cwd: args.cwd }
+        }
+        (None, None) => return Err("give either --url URL or `-- COMMAND ARGS...`".into()),
+        (Some(_), Some(_)) => return Err("give either --url or a command, not both".into()),
+    };
+    let mut def = ServerDef::new(args.name, transport);
+    def.enabled = !args.disabled;
+    if let Some(t) = args.timeout {
+        def.request_timeout_secs = t;
+    }
+    Ok(def)
+}
+
+fn state_line(out: Out, server: &str, state: &ServerState) {
+    out.emit(
+        serde_json::to_value(Event::State { server: server.to_string(), state: state.clone() }).unwrap_or(Value::Null),
+        || match state {
+            ServerState::Error { message, .. } => format!("{server}: error: {message}"),
+            other => format!("{server}: {}", other.name()),
+        },
+    );
+}
+
+/// Connects `name`, printing each state change; the result says whether it worked.
+async fn connect_printing(hub: &Hub, out: Out, name: &str) -> Result<bool, HubError> {
+    hub.server(name)?;
+    let mut events = hub.subscribe();
+    let printer = {
+        let name = name.to_string();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(Event::State { server, state }) if server == name => {
+                        state_line(out, &server, &state);
+                        if !matches!(state, ServerState::Connecting) {
+                            return;
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        })
+    };
+    let state = hub.connect_and_wait(name).await?;
+    if state == ServerState::Connected && printer.is_finished() {
+        // Already connected: nothing was printed.
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), printer).await;
+    Ok(state == ServerState::Connected)
+}
+
+async fn connect(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
+    Ok(if connect_printing(hub, out, name).await? { OK } else { CONNECTION })
+}
+
+async fn connect_all(hub: &Hub, out: Out) -> Result<u8, HubError> {
+    let started = Instant::now();
+    let names: Vec<String> =
+        hub.servers().await?.into_iter().filter(|v| v.def.enabled).map(|v| v.def.name).collect();
+    let outcomes = futures::future::join_all(names.iter().map(|n| hub.connect_and_wait(n))).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut failed = 0;
+    for (name, outcome) in names.iter().zip(outcomes) {
+        let state = outcome?;
+        if state != ServerState::Connected {
+            failed += 1;
+        }
+        state_line(out, name, &state);
+    }
+    out.emit(
+        json!({"event": "connected_all", "count": names.len() - failed, "failed": failed, "elapsed_ms": elapsed_ms}),
+        || format!("{} of {} servers connected in {elapsed_ms:.0} ms", names.len() - failed, names.len()),
+    );
+    Ok(if failed == 0 { OK } else { CONNECTION })
+}
+
+async fn tools(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
+    if !connect_quietly(hub, out, name).await? {
+        return Ok(CONNECTION);
+    }
+    for tool in hub.tools(name).await? {
+        let value = serde_json::to_value(&tool).unwrap_or(Value::Null);
+        let mut line = json!({"event": "tool", "server": name});
+        if let (Some(line), Some(tool)) = (line.as_object_mut(), value.as_object()) {
+            line.extend(tool.clone());
+        }
+        out.emit(line, || {
+            format!(
+                "{}\n    {}\n    input: {}",
+                tool.name,
+                tool.description.as_deref().unwrap_or("").replace('\n', "\n    "),
+                serde_json::to_string(&tool.input_schema).unwrap_or_default()
+            )
+        });
+    }
+    Ok(OK)
+}
+
+/// Connects for a command that needs the server; prints only a failure.
+async fn connect_quietly(hub: &Hub, out: Out, name: &str) -> Result<bool, HubError> {
+    match hub.connect_and_wait(name).await? {
+        ServerState::Connected => Ok(true),
+        state => {
+            state_line(out, name, &state);
+            Ok(false)
+        }
+    }
+}
+
+async fn call(hub: &Hub, out: Out, args: CallArgs) -> Result<u8, HubError> {
+    let arguments = match args.args.as_deref().map(serde_json::from_str::<Value>) {
+        None => None,
+        Some(Ok(Value::Object(map))) => Some(map),
+        Some(Ok(_)) => {
+            out.error("--args must be a JSON object, like '{\"message\": \"hi\"}'");
+            return Ok(USAGE);
+        }
+        Some(Err(e)) => {
+            out.error(&format!("--args is not valid JSON: {e}"));
+            return Ok(USAGE);
+        }
+    };
+    if args.repeat == 0 || args.concurrency == 0 {
+        out.error("--repeat and --concurrency must be at least 1");
+        return Ok(USAGE);
+    }
+    if !connect_quietly(hub, out, &args.name).await? {
+        return Ok(CONNECTION);
+    }
+    let request = CallRequest {
+        server: args.name.clone(),
+        tool: args.tool.clone(),
+        arguments,
+        timeout: args.timeout.map(Duration::from_secs_f64),
+    };
+    let reports = if args.repeat == 1 {
+        // Subscribe before starting, so no progress of this call can be missed.
+        let events = hub.subscribe();
+        let started = hub.start_call(request)?;
+        let printer = tokio::spawn(print_call_events(events, out, started.call_id.clone()));
+        let report = started.finish().await;
+        // The printer stops at this call's `call_finished`, so every progress line is out first.
+        let _ = printer.await;
+        print_report(out, &report);
+        vec![report]
+    } else {
+        repeat(hub, out, request, args.repeat, args.concurrency).await?
+    };
+    Ok(if reports.iter().all(|r| r.outcome == CallOutcome::Ok) { OK } else { CALL_FAILED })
+}
+
+/// `--repeat N --concurrency C`: N calls over C workers in this one process, then a summary.
+async fn repeat(hub: &Hub, out: Out, request: CallRequest, n: usize, c: usize) -> Result<Vec<CallReport>, HubError> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers = (0..c.min(n)).map(|_| {
+        let (hub, request, next) = (hub.clone(), request.clone(), next.clone());
+        async move {
+            let mut mine = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                let report = hub.call_tool(request.clone()).await?;
+                print_report(out, &report);
+                mine.push(report);
+            }
+            Ok::<_, HubError>(mine)
+        }
+    });
+    let mut reports = Vec::with_capacity(n);
+    for r in futures::future::join_all(workers).await {
+        reports.extend(r?);
+    }
+    let elapsed = started.elapsed();
+    let mut latencies: Vec<f64> = reports.iter().map(|r| r.duration_us as f64 / 1000.0).collect();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1];
+    let errors = reports.iter().filter(|r| r.outcome != CallOutcome::Ok).count();
+    let (p50, p99) = (pct(0.50), pct(0.99));
+    let per_sec = reports.len() as f64 / elapsed.as_secs_f64();
+    out.emit(
+        json!({
+            "event": "summary", "count": reports.len(), "errors": errors,
+            "p50_ms": p50, "p99_ms": p99, "calls_per_sec": per_sec,
+            "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
+        }),
+        || format!("{} calls, {errors} errors, p50 {p50:.2} ms, p99 {p99:.2} ms, {per_sec:.0} calls/s", reports.len()),
+    );
+    Ok(reports)
+}
+
+fn print_report(out: Out, report: &CallReport) {
+    let mut value = serde_json::to_value(report).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("event".into(), json!("result"));
+    }
+    out.emit(value, || match (&report.result, &report.error) {
+        (Some(result), _) => {
+            let mut text = String::new();
+            for block in result.get("content").and_then(Value::as_array).into_iter().flatten() {
+                match block.get("type").and_then(Value::as_str) {
+                    Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
+                    Some(kind) => text.push_str(&format!("[{kind}]")),
+                    None => {}
+                }
+                text.push('\n');
+            }
+            if let Some(s) = result.get("structuredContent") {
+                text.push_str(&format!("structured: {s}\n"));
+            }
+            let label = if report.outcome == CallOutcome::ToolError { "tool error" } else { "result" };
+            format!("{label} ({} ms):\n{}", report.duration_ms, text.trim_end())
+        }
+        (None, Some(e)) => format!("{} ({} ms): {e}", report.outcome.as_str(), report.duration_ms),
+        (None, None) => format!("{} ({} ms)", report.outcome.as_str(), report.duration_ms),
+    });
+}
+
+/// Prints the progress and log events of one call until it finishes.
+async fn print_call_events(mut events: broadcast::Receiver<Event>, out: Out, call_id: String) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                out.error(&format!("{n} progress events were dropped because the terminal was too slow"));
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let value = || serde_json::to_value(&event).unwrap_or(Value::Null);
+        match &event {
+            Event::Progress { call_id: id, progress, total, message, .. } if *id == call_id => {
+                out.emit(value(), || {
+                    let total = total.map(|t| format!("/{t}")).unwrap_or_default();
+                    format!("progress {progress}{total} {}", message.as_deref().unwrap_or_default())
+                })
+            }
+            Event::Log { call_id: Some(id), level, data, .. } if *id == call_id => {
+                out.emit(value(), || format!("[{level}] {data}"))
+            }
+            Event::CallFinished { call_id: id, .. } if *id == call_id => return,
+            _ => {}
+        }
+    }
+}
+
+async fn history(hub: &Hub, out: Out, name: &str, limit: usize) -> Result<u8, HubError> {
+    for rec in hub.history(name, limit).await? {
+        let value = serde_json::to_value(&rec).unwrap_or(Value::Null);
+        let mut line = json!({"event": "history"});
+        if let (Some(line), Some(rec)) = (line.as_object_mut(), value.as_object()) {
+            line.extend(rec.clone());
+        }
+        out.emit(line, || {
+            format!("{}\t{}\t{}\t{} ms\t{}", rec.started_at_ms, rec.tool, rec.outcome.as_str(), rec.duration_ms, rec.arguments)
+        });
+    }
+    Ok(OK)
+}

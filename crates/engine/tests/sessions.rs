@@ -1,0 +1,300 @@
+//! The engine against the real server-everything over stdio, Streamable HTTP and legacy SSE.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use patchbay_engine::events::Event;
+use patchbay_engine::{CallOutcome, CallRequest, Hub, ServerDef, ServerState};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn req(server: &str, tool: &str, args: serde_json::Value) -> CallRequest {
+    CallRequest {
+        server: server.into(),
+        tool: tool.into(),
+        arguments: args.as_object().cloned(),
+        timeout: None,
+    }
+}
+
+/// Connect, list tools, see list_changed, call echo and get-sum, progress in order, cancel,
+/// and a timeout that resets on progress — the same story on every transport.
+///
+/// `sees_list_changed`: server-everything sends `tools/list_changed` the moment the session is
+/// initialized. Over Streamable HTTP that is before any client can have opened its standalone
+/// GET stream, so the server drops it (the TypeScript SDK's client misses it too); there the
+/// test checks the resulting tool list instead.
+async fn full_story(def: ServerDef, sees_list_changed: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    let name = def.name.clone();
+    let mut events = hub.subscribe();
+    hub.add_server(def).await.unwrap();
+
+    assert_eq!(hub.connect_and_wait(&name).await.unwrap(), ServerState::Connected);
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connecting, .. })).await;
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
+
+    // server-everything registers its task tool after `initialized` and says so.
+    if sees_list_changed {
+        expect_event(&mut events, WAIT, |e| matches!(e, Event::ToolsChanged { server } if *server == name)).await;
+    }
+    let tools: Vec<String> = hub.tools(&name).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    for expected in ["echo", "get-sum", "trigger-long-running-operation", "simulate-research-query"] {
+        assert!(tools.iter().any(|t| t == expected), "{expected} missing from {tools:?}");
+    }
+
+    let echo = hub.call_tool(req(&name, "echo", json!({"message": "hello patchbay"}))).await.unwrap();
+    assert_eq!(echo.outcome, CallOutcome::Ok, "{echo:?}");
+    assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: hello patchbay");
+
+    let sum = hub.call_tool(req(&name, "get-sum", json!({"a": 2, "b": 3}))).await.unwrap();
+    assert_eq!(sum.outcome, CallOutcome::Ok);
+    assert_eq!(text_of(sum.result.as_ref().unwrap()), "The sum of 2 and 3 is 5.");
+
+    // Every progress notification, in order, tied to the call, before it finishes.
+    let mut events = hub.subscribe();
+    let started = hub
+        .start_call(req(&name, "trigger-long-running-operation", json!({"duration": 1, "steps": 5})))
+        .unwrap();
+    let call_id = started.call_id.clone();
+    let report = started.finish().await;
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    let mut progress = Vec::new();
+    loop {
+        match events.recv().await.unwrap() {
+            Event::Progress { call_id: id, progress: p, total, .. } if id == call_id => {
+                assert_eq!(total, Some(5.0));
+                progress.push(p);
+            }
+            Event::CallFinished { call_id: id, .. } if id == call_id => break,
+            _ => {}
+        }
+    }
+    assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+
+    // Cancel a long call after its first progress; the session keeps working.
+    let mut events = hub.subscribe();
+    let long = hub
+        .start_call(req(&name, "trigger-long-running-operation", json!({"duration": 60, "steps": 120})))
+        .unwrap();
+    let id = long.call_id.clone();
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id)).await;
+    assert!(hub.cancel_call(&id));
+    let cancelled = long.finish().await;
+    assert_eq!(cancelled.outcome, CallOutcome::Cancelled);
+    assert!(cancelled.duration_ms < 30_000);
+    assert_eq!(hub.state(&name), Some(ServerState::Connected));
+    let after = hub.call_tool(req(&name, "echo", json!({"message": "still here"}))).await.unwrap();
+    assert_eq!(text_of(after.result.as_ref().unwrap()), "Echo: still here");
+
+    // No progress for longer than the timeout: timed out and cancelled.
+    let mut slow = req(&name, "trigger-long-running-operation", json!({"duration": 10, "steps": 2}));
+    slow.timeout = Some(Duration::from_millis(700));
+    let timed_out = hub.call_tool(slow).await.unwrap();
+    assert_eq!(timed_out.outcome, CallOutcome::TimedOut);
+    assert!(timed_out.error.as_deref().unwrap().contains(&name));
+
+    // Progress every 0.4 s keeps a 1.5 s timeout alive for a 2.4 s call.
+    let mut steady = req(&name, "trigger-long-running-operation", json!({"duration": 2.4, "steps": 6}));
+    steady.timeout = Some(Duration::from_millis(1500));
+    let kept = hub.call_tool(steady).await.unwrap();
+    assert_eq!(kept.outcome, CallOutcome::Ok, "{kept:?}");
+
+    // History has every call, newest first, with arguments and outcome.
+    let history = hub.history(&name, 50).await.unwrap();
+    assert_eq!(history.len(), 7);
+    assert_eq!(history[0].outcome, CallOutcome::Ok);
+    assert_eq!(history[1].outcome, CallOutcome::TimedOut);
+    assert_eq!(history.last().unwrap().arguments, json!({"message": "hello patchbay"}));
+    assert!(history.iter().any(|h| h.outcome == CallOutcome::Cancelled));
+
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_full_story() {
+    let marker = marker();
+    full_story(stdio_def("everything-stdio", &marker), true).await;
+    assert!(processes_with_marker(&marker).is_empty(), "server process left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamable_http_full_story() {
+    let peer = HttpPeer::start("streamableHttp");
+    full_story(http_def("everything-http", &peer.url()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_sse_full_story() {
+    let peer = HttpPeer::start("sse");
+    full_story(sse_def("everything-sse", &peer.url()), true).await;
+}
+
+/// Kill the stdio server mid-call: the call fails clearly, the state goes to error, and the
+/// session brings the server back by itself. No process or zombie is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_server_killed_mid_call_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    let marker = marker();
+    hub.add_server(stdio_def("victim", &marker)).await.unwrap();
+    assert_eq!(hub.connect_and_wait("victim").await.unwrap(), ServerState::Connected);
+    let first_pid = hub.snapshot("victim").unwrap().pid.expect("pid");
+
+    let mut events = hub.subscribe();
+    let call = hub
+        .start_call(req("victim", "trigger-long-running-operation", json!({"duration": 60, "steps": 60})))
+        .unwrap();
+    let id = call.call_id.clone();
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id)).await;
+    unsafe { libc::kill(first_pid as i32, libc::SIGKILL) };
+
+    let report = call.finish().await;
+    assert_eq!(report.outcome, CallOutcome::Failed);
+    let error = report.error.unwrap();
+    assert!(error.contains("victim"), "{error}");
+
+    let Event::State { state: ServerState::Error { message, retry_at_ms }, .. } =
+        expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Error { .. }, .. })).await
+    else {
+        unreachable!()
+    };
+    assert!(message.contains("victim") && message.contains("signal 9"), "{message}");
+    assert!(retry_at_ms.is_some());
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
+    let second_pid = hub.snapshot("victim").unwrap().pid.expect("pid");
+    assert_ne!(first_pid, second_pid);
+    let echo = hub.call_tool(req("victim", "echo", json!({"message": "back"}))).await.unwrap();
+    assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: back");
+
+    hub.shutdown().await;
+    assert!(processes_with_marker(&marker).is_empty(), "server process left behind");
+    assert!(zombie_children().is_empty(), "zombies: {:?}", zombie_children());
+}
+
+/// The HTTP server goes away mid-session: error, then connected again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_server_restart_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    let mut peer = HttpPeer::start("streamableHttp");
+    let port = peer.port;
+    hub.add_server(http_def("remote", &peer.url())).await.unwrap();
+    assert_eq!(hub.connect_and_wait("remote").await.unwrap(), ServerState::Connected);
+
+    let mut events = hub.subscribe();
+    peer.kill();
+    let failed = hub.call_tool(req("remote", "echo", json!({"message": "anyone?"}))).await.unwrap();
+    assert_eq!(failed.outcome, CallOutcome::Failed);
+    assert!(failed.error.unwrap().contains("remote"));
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Error { .. }, .. })).await;
+
+    let _peer = HttpPeer::start_on("streamableHttp", port);
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
+    let echo = hub.call_tool(req("remote", "echo", json!({"message": "back"}))).await.unwrap();
+    assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: back");
+    hub.shutdown().await;
+}
+
+/// Broken servers each end in a clear error, while a healthy one keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_servers_fail_clearly_and_do_not_disturb_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = patchbay_engine::HubOptions::new(dir.path());
+    options.timings.connect_timeout = Duration::from_secs(4);
+    let hub = Hub::open(options).await.unwrap();
+    let marker = marker();
+    hub.add_server(stdio_def("healthy", &marker)).await.unwrap();
+    assert_eq!(hub.connect_and_wait("healthy").await.unwrap(), ServerState::Connected);
+
+    let stdio = |name: &str, command: &str, args: &[&str]| {
+        ServerDef::new(
+            name,
+            patchbay_engine::TransportDef::Stdio {
+                command: command.into(),
+                args: args.iter().map(|s| s.to_string()).collect(),
+                env: [("PATCHBAY_TEST_MARKER".to_string(), marker.clone())].into(),
+                cwd: None,
+            },
+        )
+    };
+    let refused = format!("http://127.0.0.1:{}/mcp", free_port());
+    hub.add_servers(vec![
+        stdio("missing", "/nonexistent/patchbay-no-such-server", &[]),
+        stdio("garbage", "sh", &["-c", "echo 'Welcome to my server!'; sleep 60"]),
+        stdio("crasher", "sh", &["-c", "echo 'fatal: config not found' >&2; exit 3"]),
+        http_def("refused", &refused),
+    ])
+    .await
+    .unwrap();
+
+    let error_of = |state: ServerState| match state {
+        ServerState::Error { message, retry_at_ms } => (message, retry_at_ms),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    let (missing, missing_retry) = error_of(hub.connect_and_wait("missing").await.unwrap());
+    assert!(missing.contains("'missing'") && missing.contains("not found"), "{missing}");
+    assert_eq!(missing_retry, None, "retrying cannot find a missing command");
+
+    let (garbage, _) = error_of(hub.connect_and_wait("garbage").await.unwrap());
+    assert!(garbage.contains("'garbage'") && garbage.contains("Welcome to my server!"), "{garbage}");
+
+    let (crasher, retry) = error_of(hub.connect_and_wait("crasher").await.unwrap());
+    assert_eq!(crasher, "server 'crasher' exited with status 3: fatal: config not found");
+    assert!(retry.is_some());
+
+    let (refused_msg, _) = error_of(hub.connect_and_wait("refused").await.unwrap());
+    assert!(refused_msg.contains("'refused'") && refused_msg.contains(&refused), "{refused_msg}");
+    assert!(refused_msg.to_lowercase().contains("refused"), "{refused_msg}");
+
+    assert_eq!(hub.state("healthy"), Some(ServerState::Connected));
+    let echo = hub.call_tool(req("healthy", "echo", json!({"message": "fine"}))).await.unwrap();
+    assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: fine");
+
+    hub.shutdown().await;
+    assert!(processes_with_marker(&marker).is_empty(), "processes left: {:?}", processes_with_marker(&marker));
+}
+
+/// Five reconnect clicks in a row start one connection attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_burst_starts_one_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    let marker = marker();
+    hub.add_server(stdio_def("clicky", &marker)).await.unwrap();
+    assert_eq!(hub.connect_and_wait("clicky").await.unwrap(), ServerState::Connected);
+    let mut events = hub.subscribe();
+    for _ in 0..5 {
+        hub.reconnect("clicky").unwrap();
+    }
+    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
+    // Anything still queued would show up as another attempt shortly.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut connecting = 1;
+    while let Ok(e) = events.try_recv() {
+        if matches!(e, Event::State { state: ServerState::Connecting, .. }) {
+            connecting += 1;
+        }
+    }
+    assert_eq!(connecting, 1, "a burst of reconnects must start exactly one attempt");
+    hub.shutdown().await;
+    assert!(processes_with_marker(&marker).is_empty());
+}
+
+/// A malformed config file changes nothing stored.
+#[tokio::test]
+async fn bad_import_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    hub.add_server(http_def("kept", "http://127.0.0.1:9/mcp")).await.unwrap();
+    let file = dir.path().join("claude_desktop_config.json");
+    std::fs::write(&file, "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"},\n    \"b\": {\"command\": 42}\n  }\n}\n").unwrap();
+    let err = hub.import(&file).await.unwrap_err().to_string();
+    assert!(err.contains("claude_desktop_config.json") && err.contains(":4:"), "{err}");
+    let names: Vec<_> = hub.servers().await.unwrap().into_iter().map(|v| v.def.name).collect();
+    assert_eq!(names, vec!["kept"]);
+}
