@@ -189,9 +189,7 @@ async fn connect_printing(hub: &Hub, out: Out, name: &str) -> Result<bool, HubEr
         })
     };
     let state = hub.connect_and_wait(name).await?;
-    if state == ServerState::Connected && printer.is_finished() {
-        // Already connected: nothing was printed.
-    }
+    // The printer ends on the same final state; give it a moment to print it.
     let _ = tokio::time::timeout(Duration::from_secs(1), printer).await;
     Ok(state == ServerState::Connected)
 }

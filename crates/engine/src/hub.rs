@@ -64,6 +64,18 @@ pub struct ServerView {
     pub state: ServerState,
 }
 
+/// Redirects are followed only within the origin a request started at: a server must not be
+/// able to bounce a message (and its custom headers, such as an API key) to another host.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same && attempt.previous().len() < 10 { attempt.follow() } else { attempt.stop() }
+    })
+}
+
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<Inner>,
@@ -99,6 +111,7 @@ impl Hub {
         let defs = store.list_servers().await?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            .redirect(same_origin_redirects())
             .build()
             .expect("HTTP client with default settings");
         let hub = Hub {

@@ -176,14 +176,14 @@ async fn stdio_server_killed_mid_call_recovers() {
     assert!(zombie_children().is_empty(), "zombies: {:?}", zombie_children());
 }
 
-/// The HTTP server goes away mid-session: error, then connected again once it is back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_server_restart_recovers() {
+/// The remote server goes away mid-session: error, then connected again once it is back.
+async fn remote_restart_recovers(mode: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let hub = hub(&dir).await;
-    let mut peer = HttpPeer::start("streamableHttp");
+    let mut peer = HttpPeer::start(mode);
     let port = peer.port;
-    hub.add_server(http_def("remote", &peer.url())).await.unwrap();
+    let def = if mode == "sse" { sse_def("remote", &peer.url()) } else { http_def("remote", &peer.url()) };
+    hub.add_server(def).await.unwrap();
     assert_eq!(hub.connect_and_wait("remote").await.unwrap(), ServerState::Connected);
 
     let mut events = hub.subscribe();
@@ -193,11 +193,21 @@ async fn http_server_restart_recovers() {
     assert!(failed.error.unwrap().contains("remote"));
     expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Error { .. }, .. })).await;
 
-    let _peer = HttpPeer::start_on("streamableHttp", port);
+    let _peer = HttpPeer::start_on(mode, port);
     expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
     let echo = hub.call_tool(req("remote", "echo", json!({"message": "back"}))).await.unwrap();
     assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: back");
     hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamable_http_server_restart_recovers() {
+    remote_restart_recovers("streamableHttp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_sse_server_restart_recovers() {
+    remote_restart_recovers("sse").await;
 }
 
 /// Broken servers each end in a clear error, while a healthy one keeps serving.

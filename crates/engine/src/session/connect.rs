@@ -107,9 +107,9 @@ pub(super) async fn connect(
             })?;
             let mut process = spawned.process;
             let transport = Observed::new(AsyncRwTransport::new_client(spawned.stdout, spawned.stdin), tap);
-            let outcome = handshake(&name, transport, timeout, &cancel).await;
+            let outcome = handshake(transport, timeout, &cancel).await;
             match outcome {
-                Ok((service_parts, _)) => Ok(service_parts.into_live(Some(process))),
+                Ok(connected) => Ok(connected.into_live(Some(process))),
                 Err(Failure::Cancelled) => {
                     process.shutdown().await;
                     Err(ConnectError::Cancelled)
@@ -153,8 +153,8 @@ pub(super) async fn connect(
                 // The default of 16 would queue a 32-wide burst of calls behind itself.
                 .max_concurrent_requests(128);
             let transport = Observed::new(StreamableHttpClientTransport::with_client(http.clone(), config), tap);
-            match handshake(&name, transport, timeout, &cancel).await {
-                Ok((parts, _)) => Ok(parts.into_live(None)),
+            match handshake(transport, timeout, &cancel).await {
+                Ok(connected) => Ok(connected.into_live(None)),
                 Err(f) => Err(remote_failure(&name, url, timeout, f)),
             }
         }
@@ -180,8 +180,8 @@ pub(super) async fn connect(
                 Ok(Ok(t)) => t,
             };
             let remaining = timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
-            match handshake(&name, Observed::new(transport, tap), remaining, &cancel).await {
-                Ok((parts, _)) => Ok(parts.into_live(None)),
+            match handshake(Observed::new(transport, tap), remaining, &cancel).await {
+                Ok(connected) => Ok(connected.into_live(None)),
                 Err(f) => Err(remote_failure(&name, url, timeout, f)),
             }
         }
@@ -206,6 +206,7 @@ enum Failure {
     Init(ClientInitializeError),
 }
 
+/// A finished handshake, before the actor takes it over.
 pub(super) struct Connected {
     service: rmcp::service::RunningService<rmcp::RoleClient, PatchbayClient>,
 }
@@ -224,18 +225,14 @@ impl Connected {
     }
 }
 
-async fn handshake<T>(
-    _name: &str,
-    transport: T,
-    timeout: Duration,
-    cancel: &CancellationToken,
-) -> Result<(Connected, ()), Failure>
+/// `initialize` over `transport`, bounded by `timeout` and abandoned on `cancel`.
+async fn handshake<T>(transport: T, timeout: Duration, cancel: &CancellationToken) -> Result<Connected, Failure>
 where
     T: Transport<rmcp::RoleClient> + 'static,
 {
     tokio::select! {
         r = tokio::time::timeout(timeout, PatchbayClient.serve(transport)) => match r {
-            Ok(Ok(service)) => Ok((Connected { service }, ())),
+            Ok(Ok(service)) => Ok(Connected { service }),
             Ok(Err(e)) => Err(Failure::Init(e)),
             Err(_) => Err(Failure::Timeout),
         },
