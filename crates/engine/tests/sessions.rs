@@ -308,3 +308,75 @@ async fn bad_import_changes_nothing() {
     let names: Vec<_> = hub.servers().await.unwrap().into_iter().map(|v| v.def.name).collect();
     assert_eq!(names, vec!["kept"]);
 }
+
+/// Results are kept as received, whatever their content type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_keep_every_content_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    let marker = marker();
+    hub.add_server(stdio_def("kinds", &marker)).await.unwrap();
+    assert_eq!(hub.connect_and_wait("kinds").await.unwrap(), ServerState::Connected);
+
+    let image = hub.call_tool(req("kinds", "get-tiny-image", json!({}))).await.unwrap().result.unwrap();
+    let block = image["content"].as_array().unwrap().iter().find(|b| b["type"] == "image").expect("image block");
+    assert_eq!(block["mimeType"], "image/png");
+    assert!(block["data"].as_str().unwrap().len() > 100);
+
+    let structured =
+        hub.call_tool(req("kinds", "get-structured-content", json!({"location": "Chicago"}))).await.unwrap();
+    let sc = &structured.result.as_ref().unwrap()["structuredContent"];
+    assert!(sc["temperature"].is_number() && sc["conditions"].is_string(), "{sc}");
+
+    let links = hub.call_tool(req("kinds", "get-resource-links", json!({"count": 2}))).await.unwrap().result.unwrap();
+    let links: Vec<_> = links["content"].as_array().unwrap().iter().filter(|b| b["type"] == "resource_link").collect();
+    assert_eq!(links.len(), 2);
+    assert!(links[0]["uri"].as_str().unwrap().starts_with("demo://"));
+
+    let embedded = hub.call_tool(req("kinds", "get-resource-reference", json!({}))).await.unwrap().result.unwrap();
+    let res = embedded["content"].as_array().unwrap().iter().find(|b| b["type"] == "resource").expect("resource");
+    assert!(res["resource"]["uri"].is_string() && res["resource"]["text"].is_string(), "{res}");
+
+    // isError results are results, marked as tool errors.
+    let bad = hub.call_tool(req("kinds", "get-sum", json!({"a": "two"}))).await.unwrap();
+    assert_eq!(bad.outcome, CallOutcome::ToolError);
+    assert_eq!(bad.result.unwrap()["isError"], true);
+    hub.shutdown().await;
+}
+
+/// A server that starts children of its own: disconnect and removal take them all down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_children_die_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    let marker = marker();
+    let script = format!(
+        "sleep 300 & sleep 301 & exec '{}' '{}' stdio",
+        node().display(),
+        everything_js().display()
+    );
+    let def = |name: &str| {
+        ServerDef::new(
+            name,
+            patchbay_engine::TransportDef::Stdio {
+                command: "sh".into(),
+                args: vec!["-c".into(), script.clone()],
+                env: [("PATCHBAY_TEST_MARKER".to_string(), marker.clone())].into(),
+                cwd: None,
+            },
+        )
+    };
+    hub.add_servers(vec![def("parent-a"), def("parent-b")]).await.unwrap();
+    assert_eq!(hub.connect_and_wait("parent-a").await.unwrap(), ServerState::Connected);
+    assert_eq!(hub.connect_and_wait("parent-b").await.unwrap(), ServerState::Connected);
+    assert_eq!(processes_with_marker(&marker).len(), 6, "two servers with two children each");
+
+    hub.disconnect("parent-a").await.unwrap();
+    assert_eq!(hub.state("parent-a"), Some(ServerState::Disconnected));
+    assert_eq!(processes_with_marker(&marker).len(), 3, "parent-a and its children are gone");
+
+    hub.remove_server("parent-b").await.unwrap();
+    assert!(processes_with_marker(&marker).is_empty());
+    assert!(zombie_children().is_empty());
+    hub.shutdown().await;
+}

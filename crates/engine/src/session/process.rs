@@ -143,7 +143,22 @@ impl ServerProcess {
         if status.is_none() {
             status = self.wait_for_exit(Duration::from_secs(2)).await;
         }
+        self.wait_for_group_gone(Duration::from_secs(1)).await;
         status
+    }
+
+    /// SIGKILL is asynchronous: wait (bounded) until no process of the group is left, so that
+    /// "disconnected" really means gone.
+    async fn wait_for_group_gone(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        // The group id is the leader's pid (ProcessGroup::leader).
+        let pgid = self.pid as libc::pid_t;
+        while pgid > 0 && tokio::time::Instant::now() < deadline {
+            if unsafe { libc::killpg(pgid, 0) } != 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
