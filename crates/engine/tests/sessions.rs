@@ -188,10 +188,19 @@ async fn remote_restart_recovers(mode: &'static str) {
 
     let mut events = hub.subscribe();
     peer.kill();
-    let failed = hub.call_tool(req("remote", "echo", json!({"message": "anyone?"}))).await.unwrap();
-    assert_eq!(failed.outcome, CallOutcome::Failed);
-    assert!(failed.error.unwrap().contains("remote"));
+    // A burst of failing calls: each fails clearly, and together they cause one drop, not ten.
+    let calls = (0..10).map(|i| hub.call_tool(req("remote", "echo", json!({"message": format!("anyone {i}?")}))));
+    for failed in futures::future::join_all(calls).await {
+        let failed = failed.unwrap();
+        assert_eq!(failed.outcome, CallOutcome::Failed);
+        assert!(failed.error.unwrap().contains("remote"));
+    }
     expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Error { .. }, .. })).await;
+    let next = expect_event(&mut events, WAIT, |e| matches!(e, Event::State { .. })).await;
+    assert!(
+        matches!(next, Event::State { state: ServerState::Connecting, .. }),
+        "after the one error comes one attempt, got {next:?}"
+    );
 
     let _peer = HttpPeer::start_on(mode, port);
     expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
