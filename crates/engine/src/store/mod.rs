@@ -1,11 +1,24 @@
 //! SQLite: the one database file. Servers and tool-call history.
-//! STUB: API fixed, bodies to be written.
+//!
+//! The app and the CLI open the same file, possibly at the same time: the database runs in WAL
+//! mode with a busy timeout, and every read-then-write happens in an IMMEDIATE transaction so a
+//! second writer waits instead of failing.
+
+mod history;
+mod migrations;
+mod servers;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ServerDef;
+
+/// How long a statement waits for another connection's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +44,12 @@ impl CallOutcome {
             CallOutcome::TimedOut => "timed_out",
         }
     }
+
+    fn parse(text: &str) -> Option<CallOutcome> {
+        [CallOutcome::Ok, CallOutcome::ToolError, CallOutcome::Failed, CallOutcome::Cancelled, CallOutcome::TimedOut]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
 }
 
 /// One tool call as it is kept in history.
@@ -52,8 +71,18 @@ pub struct CallRecord {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
-    Open { path: String, #[source] source: rusqlite::Error },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the folder for database {path}: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database {path} could not be migrated: {message}")]
     Migrate { path: String, message: String },
     #[error("a server named '{0}' already exists; remove it first or pick another name")]
@@ -64,19 +93,97 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// A definition that fails [`ServerDef::validate`]; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] crate::config::InvalidServer),
 }
 
 /// Handle to the database; cheap to clone, safe to share between tasks.
+/// SQLite work runs on the blocking pool, never on an async worker.
 #[derive(Clone)]
-pub struct Store {}
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
 
 impl Store {
-    pub fn open(_path: &Path) -> Result<Store, StoreError> { todo!() }
-    pub async fn list_servers(&self) -> Result<Vec<ServerDef>, StoreError> { todo!() }
-    pub async fn get_server(&self, _name: &str) -> Result<Option<ServerDef>, StoreError> { todo!() }
-    pub async fn add_servers(&self, _defs: Vec<ServerDef>) -> Result<(), StoreError> { todo!() }
-    pub async fn update_server(&self, _def: ServerDef) -> Result<(), StoreError> { todo!() }
-    pub async fn remove_server(&self, _name: &str) -> Result<(), StoreError> { todo!() }
-    pub async fn record_call(&self, _rec: CallRecord) -> Result<(), StoreError> { todo!() }
-    pub async fn history(&self, _server: &str, _limit: usize) -> Result<Vec<CallRecord>, StoreError> { todo!() }
+    /// Opens (creating it and its folder if needed) the database at `path` and brings its
+    /// schema up to date. Blocking: call it from `spawn_blocking` inside a runtime.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir { path: shown.clone(), source })?;
+        }
+        let open_err = |source| StoreError::Open { path: shown.clone(), source };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        // Two processes (the app and the CLI) share the file: wait for each other's writes.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // The first statement that reads the file: a file that is not a database fails here.
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %shown, mode, "database is not in WAL mode; the app and the CLI may wait on each other");
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        migrations::migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Migrate { path: shown.clone(), message: e.to_string() })?;
+        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `work` on the blocking pool with the connection.
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+            // back on drop), so a poisoned lock is still a usable connection.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut guard)
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("store task did not run: {e}"),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+fn encode_def(def: &ServerDef) -> String {
+    serde_json::to_string(def).expect("a server definition always serializes")
+}
+
+fn decode_def(name: &str, text: &str) -> Result<ServerDef, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("definition of server '{name}': {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_names_round_trip() {
+        for o in [
+            CallOutcome::Ok,
+            CallOutcome::ToolError,
+            CallOutcome::Failed,
+            CallOutcome::Cancelled,
+            CallOutcome::TimedOut,
+        ] {
+            assert_eq!(CallOutcome::parse(o.as_str()), Some(o));
+            assert_eq!(serde_json::to_value(o).unwrap(), serde_json::Value::String(o.as_str().into()));
+        }
+        assert_eq!(CallOutcome::parse("nope"), None);
+    }
 }

@@ -1,0 +1,57 @@
+//! The schema, as an ordered list of migrations.
+//!
+//! APPEND-ONLY: once a migration has shipped, never edit or reorder it — databases in the wild
+//! have already run it and record only how many migrations they have applied (`user_version`).
+//! To change the schema, add a new `M::up(...)` at the end of the list.
+
+use rusqlite_migration::{M, Migrations};
+
+pub(super) fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        // 1: servers and tool-call history.
+        M::up(
+            "CREATE TABLE servers (
+                name TEXT PRIMARY KEY NOT NULL,
+                definition TEXT NOT NULL,          -- the ServerDef as JSON
+                enabled INTEGER NOT NULL,          -- mirrors definition.enabled, for queries
+                position INTEGER NOT NULL,         -- insertion order, for a stable listing
+                created_at_ms INTEGER NOT NULL,
+                updated_at_ms INTEGER NOT NULL
+            );
+            CREATE TABLE call_history (
+                call_id TEXT PRIMARY KEY NOT NULL,
+                server TEXT NOT NULL,
+                tool TEXT NOT NULL,
+                arguments TEXT NOT NULL,           -- JSON
+                result TEXT,                       -- JSON, when the server answered
+                error TEXT,
+                outcome TEXT NOT NULL,             -- CallOutcome::as_str
+                started_at_ms INTEGER NOT NULL,
+                duration_ms INTEGER NOT NULL
+            );
+            CREATE INDEX call_history_by_server ON call_history (server, started_at_ms DESC);",
+        ),
+    ])
+}
+
+/// How many migrations exist; a database at this `user_version` is current.
+#[cfg(test)]
+pub(super) const LATEST: i64 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().expect("every migration applies to an empty database");
+    }
+
+    #[test]
+    fn latest_matches_the_list() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, LATEST);
+    }
+}

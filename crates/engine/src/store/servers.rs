@@ -1,0 +1,93 @@
+//! The `servers` table: definitions in insertion order.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::{Store, StoreError, decode_def, encode_def, now_ms};
+use crate::config::ServerDef;
+
+impl Store {
+    /// Every server, in the order they were added.
+    pub async fn list_servers(&self) -> Result<Vec<ServerDef>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT name, definition FROM servers ORDER BY position, name")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|row| {
+                let (name, def) = row?;
+                decode_def(&name, &def)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn get_server(&self, name: &str) -> Result<Option<ServerDef>, StoreError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT definition FROM servers WHERE name = ?1", [&name], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|d| decode_def(&name, &d))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Adds every definition or none: one transaction. A name already stored, or given twice in
+    /// `defs`, is [`StoreError::Duplicate`]; an unusable definition is [`StoreError::Invalid`].
+    pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), StoreError> {
+        for def in &defs {
+            def.validate()?;
+        }
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut position: i64 = tx.query_row("SELECT COALESCE(MAX(position), 0) FROM servers", [], |r| r.get(0))?;
+            let now = now_ms();
+            {
+                let mut exists = tx.prepare("SELECT EXISTS(SELECT 1 FROM servers WHERE name = ?1)")?;
+                let mut insert = tx.prepare(
+                    "INSERT INTO servers (name, definition, enabled, position, created_at_ms, updated_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                )?;
+                for def in &defs {
+                    // Also catches a name given twice in `defs`: the first copy is already inserted.
+                    if exists.query_row([&def.name], |r| r.get::<_, bool>(0))? {
+                        return Err(StoreError::Duplicate(def.name.clone()));
+                    }
+                    position += 1;
+                    insert.execute(params![def.name, encode_def(def), def.enabled, position, now])?;
+                }
+            }
+            // Dropping `tx` on an early return above rolls everything back.
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replaces the definition of the server with `def.name`; its position is kept.
+    pub async fn update_server(&self, def: ServerDef) -> Result<(), StoreError> {
+        def.validate()?;
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE servers SET definition = ?2, enabled = ?3, updated_at_ms = ?4 WHERE name = ?1",
+                params![def.name, encode_def(&def), def.enabled, now_ms()],
+            )?;
+            if n == 0 { Err(StoreError::NotFound(def.name)) } else { Ok(()) }
+        })
+        .await
+    }
+
+    /// Removes the server and its call history together.
+    pub async fn remove_server(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if tx.execute("DELETE FROM servers WHERE name = ?1", [&name])? == 0 {
+                return Err(StoreError::NotFound(name));
+            }
+            tx.execute("DELETE FROM call_history WHERE server = ?1", [&name])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
