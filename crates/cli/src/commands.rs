@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use patchbay_engine::events::Event;
 use patchbay_engine::{
-    CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, ServerDef, ServerState, TransportDef,
+    CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, ServerDef, ServerState,
+    TransportDef,
 };
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -21,7 +22,11 @@ pub const CONNECTION: u8 = 3;
 
 pub async fn run(cli: Cli) -> u8 {
     let out = Out { json: cli.json };
-    let data_dir = match cli.data_dir.map(Ok).unwrap_or_else(HubOptions::default_data_dir) {
+    let data_dir = match cli
+        .data_dir
+        .map(Ok)
+        .unwrap_or_else(HubOptions::default_data_dir)
+    {
         Ok(d) => d,
         Err(e) => {
             out.error(&e.to_string());
@@ -50,7 +55,9 @@ pub async fn run(cli: Cli) -> u8 {
 async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
     let result = match command {
         Command::Servers(cmd) => servers(hub, out, cmd).await,
-        Command::Connect { name: Some(name), .. } => connect(hub, out, &name).await,
+        Command::Connect {
+            name: Some(name), ..
+        } => connect(hub, out, &name).await,
         Command::Connect { name: None, .. } => connect_all(hub, out).await,
         Command::Tools { name } => tools(hub, out, &name).await,
         Command::Call(args) => call(hub, out, args).await,
@@ -85,25 +92,36 @@ async fn servers(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubErro
         }
         ServersCommand::List => {
             for view in hub.servers().await? {
-                out.emit(json!({"event": "server", "server": view.def, "state": view.state}), || {
-                    format!(
-                        "{}\t{}\t{}{}",
-                        view.def.name,
-                        view.def.transport.kind(),
-                        view.def.transport_target(),
-                        if view.def.enabled { "" } else { "\t(disabled)" }
-                    )
-                });
+                out.emit(
+                    json!({"event": "server", "server": view.def, "state": view.state}),
+                    || {
+                        format!(
+                            "{}\t{}\t{}{}",
+                            view.def.name,
+                            view.def.transport.kind(),
+                            view.def.transport_target(),
+                            if view.def.enabled { "" } else { "\t(disabled)" }
+                        )
+                    },
+                );
             }
         }
         ServersCommand::Remove { name } => {
             hub.remove_server(&name).await?;
-            out.emit(json!({"event": "server_removed", "server": name}), || format!("removed '{name}'"));
+            out.emit(json!({"event": "server_removed", "server": name}), || {
+                format!("removed '{name}'")
+            });
         }
         ServersCommand::Import { file, dry_run } => {
-            let plan = if dry_run { hub.preview_import(&file).await? } else { hub.import(&file).await? };
+            let plan = if dry_run {
+                hub.preview_import(&file).await?
+            } else {
+                hub.import(&file).await?
+            };
             for w in &plan.warnings {
-                out.emit(json!({"event": "warning", "message": w}), || format!("warning: {w}"));
+                out.emit(json!({"event": "warning", "message": w}), || {
+                    format!("warning: {w}")
+                });
             }
             for def in &plan.servers {
                 out.emit(json!({"event": if dry_run { "would_add" } else { "server_added" }, "server": def}), || {
@@ -141,10 +159,17 @@ fn server_def(args: AddArgs) -> Result<ServerDef, String> {
         (None, Some((command, rest))) => {
             let mut env = BTreeMap::new();
             for e in &args.env {
-                let (k, v) = e.split_once('=').ok_or_else(|| format!("--env {e:?} must look like `NAME=value`"))?;
+                let (k, v) = e
+                    .split_once('=')
+                    .ok_or_else(|| format!("--env {e:?} must look like `NAME=value`"))?;
                 env.insert(k.to_string(), v.to_string());
             }
-            TransportDef::Stdio { command: command.clone(), args: rest.to_vec(), env, cwd: args.cwd }
+            TransportDef::Stdio {
+                command: command.clone(),
+                args: rest.to_vec(),
+                env,
+                cwd: args.cwd,
+            }
         }
         (None, None) => return Err("give either --url URL or `-- COMMAND ARGS...`".into()),
         (Some(_), Some(_)) => return Err("give either --url or a command, not both".into()),
@@ -159,7 +184,11 @@ fn server_def(args: AddArgs) -> Result<ServerDef, String> {
 
 fn state_line(out: Out, server: &str, state: &ServerState) {
     out.emit(
-        serde_json::to_value(Event::State { server: server.to_string(), state: state.clone() }).unwrap_or(Value::Null),
+        serde_json::to_value(Event::State {
+            server: server.to_string(),
+            state: state.clone(),
+        })
+        .unwrap_or(Value::Null),
         || match state {
             ServerState::Error { message, .. } => format!("{server}: error: {message}"),
             other => format!("{server}: {}", other.name()),
@@ -195,13 +224,22 @@ async fn connect_printing(hub: &Hub, out: Out, name: &str) -> Result<bool, HubEr
 }
 
 async fn connect(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
-    Ok(if connect_printing(hub, out, name).await? { OK } else { CONNECTION })
+    Ok(if connect_printing(hub, out, name).await? {
+        OK
+    } else {
+        CONNECTION
+    })
 }
 
 async fn connect_all(hub: &Hub, out: Out) -> Result<u8, HubError> {
     let started = Instant::now();
-    let names: Vec<String> =
-        hub.servers().await?.into_iter().filter(|v| v.def.enabled).map(|v| v.def.name).collect();
+    let names: Vec<String> = hub
+        .servers()
+        .await?
+        .into_iter()
+        .filter(|v| v.def.enabled)
+        .map(|v| v.def.name)
+        .collect();
     let outcomes = futures::future::join_all(names.iter().map(|n| hub.connect_and_wait(n))).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut failed = 0;
@@ -233,7 +271,10 @@ async fn tools(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
             format!(
                 "{}\n    {}\n    input: {}",
                 tool.name,
-                tool.description.as_deref().unwrap_or("").replace('\n', "\n    "),
+                tool.description
+                    .as_deref()
+                    .unwrap_or("")
+                    .replace('\n', "\n    "),
                 serde_json::to_string(&tool.input_schema).unwrap_or_default()
             )
         });
@@ -291,11 +332,21 @@ async fn call(hub: &Hub, out: Out, args: CallArgs) -> Result<u8, HubError> {
     } else {
         repeat(hub, out, request, args.repeat, args.concurrency).await?
     };
-    Ok(if reports.iter().all(|r| r.outcome == CallOutcome::Ok) { OK } else { CALL_FAILED })
+    Ok(if reports.iter().all(|r| r.outcome == CallOutcome::Ok) {
+        OK
+    } else {
+        CALL_FAILED
+    })
 }
 
 /// `--repeat N --concurrency C`: N calls over C workers in this one process, then a summary.
-async fn repeat(hub: &Hub, out: Out, request: CallRequest, n: usize, c: usize) -> Result<Vec<CallReport>, HubError> {
+async fn repeat(
+    hub: &Hub,
+    out: Out,
+    request: CallRequest,
+    n: usize,
+    c: usize,
+) -> Result<Vec<CallReport>, HubError> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let workers = (0..c.min(n)).map(|_| {
@@ -315,10 +366,18 @@ async fn repeat(hub: &Hub, out: Out, request: CallRequest, n: usize, c: usize) -
         reports.extend(r?);
     }
     let elapsed = started.elapsed();
-    let mut latencies: Vec<f64> = reports.iter().map(|r| r.duration_us as f64 / 1000.0).collect();
+    let mut latencies: Vec<f64> = reports
+        .iter()
+        .map(|r| r.duration_us as f64 / 1000.0)
+        .collect();
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1];
-    let errors = reports.iter().filter(|r| r.outcome != CallOutcome::Ok).count();
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
+    let errors = reports
+        .iter()
+        .filter(|r| r.outcome != CallOutcome::Ok)
+        .count();
     let (p50, p99) = (pct(0.50), pct(0.99));
     let per_sec = reports.len() as f64 / elapsed.as_secs_f64();
     out.emit(
@@ -327,7 +386,12 @@ async fn repeat(hub: &Hub, out: Out, request: CallRequest, n: usize, c: usize) -
             "p50_ms": p50, "p99_ms": p99, "calls_per_sec": per_sec,
             "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
         }),
-        || format!("{} calls, {errors} errors, p50 {p50:.2} ms, p99 {p99:.2} ms, {per_sec:.0} calls/s", reports.len()),
+        || {
+            format!(
+                "{} calls, {errors} errors, p50 {p50:.2} ms, p99 {p99:.2} ms, {per_sec:.0} calls/s",
+                reports.len()
+            )
+        },
     );
     Ok(reports)
 }
@@ -340,9 +404,16 @@ fn print_report(out: Out, report: &CallReport) {
     out.emit(value, || match (&report.result, &report.error) {
         (Some(result), _) => {
             let mut text = String::new();
-            for block in result.get("content").and_then(Value::as_array).into_iter().flatten() {
+            for block in result
+                .get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 match block.get("type").and_then(Value::as_str) {
-                    Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
+                    Some("text") => {
+                        text.push_str(block.get("text").and_then(Value::as_str).unwrap_or(""))
+                    }
                     Some(kind) => text.push_str(&format!("[{kind}]")),
                     None => {}
                 }
@@ -351,10 +422,18 @@ fn print_report(out: Out, report: &CallReport) {
             if let Some(s) = result.get("structuredContent") {
                 text.push_str(&format!("structured: {s}\n"));
             }
-            let label = if report.outcome == CallOutcome::ToolError { "tool error" } else { "result" };
+            let label = if report.outcome == CallOutcome::ToolError {
+                "tool error"
+            } else {
+                "result"
+            };
             format!("{label} ({} ms):\n{}", report.duration_ms, text.trim_end())
         }
-        (None, Some(e)) => format!("{} ({} ms): {e}", report.outcome.as_str(), report.duration_ms),
+        (None, Some(e)) => format!(
+            "{} ({} ms): {e}",
+            report.outcome.as_str(),
+            report.duration_ms
+        ),
         (None, None) => format!("{} ({} ms)", report.outcome.as_str(), report.duration_ms),
     });
 }
@@ -365,22 +444,34 @@ async fn print_call_events(mut events: broadcast::Receiver<Event>, out: Out, cal
         let event = match events.recv().await {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                out.error(&format!("{n} progress events were dropped because the terminal was too slow"));
+                out.error(&format!(
+                    "{n} progress events were dropped because the terminal was too slow"
+                ));
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
         let value = || serde_json::to_value(&event).unwrap_or(Value::Null);
         match &event {
-            Event::Progress { call_id: id, progress, total, message, .. } if *id == call_id => {
-                out.emit(value(), || {
-                    let total = total.map(|t| format!("/{t}")).unwrap_or_default();
-                    format!("progress {progress}{total} {}", message.as_deref().unwrap_or_default())
-                })
-            }
-            Event::Log { call_id: Some(id), level, data, .. } if *id == call_id => {
-                out.emit(value(), || format!("[{level}] {data}"))
-            }
+            Event::Progress {
+                call_id: id,
+                progress,
+                total,
+                message,
+                ..
+            } if *id == call_id => out.emit(value(), || {
+                let total = total.map(|t| format!("/{t}")).unwrap_or_default();
+                format!(
+                    "progress {progress}{total} {}",
+                    message.as_deref().unwrap_or_default()
+                )
+            }),
+            Event::Log {
+                call_id: Some(id),
+                level,
+                data,
+                ..
+            } if *id == call_id => out.emit(value(), || format!("[{level}] {data}")),
             Event::CallFinished { call_id: id, .. } if *id == call_id => return,
             _ => {}
         }
@@ -395,7 +486,14 @@ async fn history(hub: &Hub, out: Out, name: &str, limit: usize) -> Result<u8, Hu
             line.extend(rec.clone());
         }
         out.emit(line, || {
-            format!("{}\t{}\t{}\t{} ms\t{}", rec.started_at_ms, rec.tool, rec.outcome.as_str(), rec.duration_ms, rec.arguments)
+            format!(
+                "{}\t{}\t{}\t{} ms\t{}",
+                rec.started_at_ms,
+                rec.tool,
+                rec.outcome.as_str(),
+                rec.duration_ms,
+                rec.arguments
+            )
         });
     }
     Ok(OK)

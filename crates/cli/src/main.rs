@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "patchbay-cli", version, about = "Connect to MCP servers, list and call their tools.")]
+#[command(
+    name = "patchbay-cli",
+    version,
+    about = "Connect to MCP servers, list and call their tools."
+)]
 struct Cli {
     /// Where Patchbay keeps its database (default: the platform data dir).
     #[arg(long, global = true, env = "PATCHBAY_DATA_DIR", value_name = "DIR")]
@@ -125,7 +129,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let code = runtime.block_on(commands::run(cli));
     ExitCode::from(code)
 }

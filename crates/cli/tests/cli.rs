@@ -46,11 +46,24 @@ fn add_everything(dir: &Path, name: &str, marker: &str) {
     let out = cli(
         dir,
         &[
-            "--json", "servers", "add", name, "--env", &format!("PATCHBAY_TEST_MARKER={marker}"),
-            "--", node.to_str().unwrap(), &everything(), "stdio",
+            "--json",
+            "servers",
+            "add",
+            name,
+            "--env",
+            &format!("PATCHBAY_TEST_MARKER={marker}"),
+            "--",
+            node.to_str().unwrap(),
+            &everything(),
+            "stdio",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn processes_with(marker: &str) -> usize {
@@ -81,15 +94,40 @@ fn servers_connect_tools_call_history() {
 
     let connect = cli(dir.path(), &["--json", "connect", "every"]);
     assert_eq!(connect.status.code(), Some(0));
-    let states: Vec<_> = lines(&connect).iter().map(|l| (l["event"].clone(), l["state"].clone())).collect();
-    assert_eq!(states, vec![(json!("state"), json!("connecting")), (json!("state"), json!("connected"))]);
+    let states: Vec<_> = lines(&connect)
+        .iter()
+        .map(|l| (l["event"].clone(), l["state"].clone()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (json!("state"), json!("connecting")),
+            (json!("state"), json!("connected"))
+        ]
+    );
 
     let tools = lines(&cli(dir.path(), &["--json", "tools", "every"]));
-    let echo = tools.iter().find(|t| t["name"] == "echo").expect("echo tool");
+    let echo = tools
+        .iter()
+        .find(|t| t["name"] == "echo")
+        .expect("echo tool");
     assert_eq!(echo["event"], "tool");
-    assert_eq!(echo["inputSchema"]["properties"]["message"]["type"], "string");
+    assert_eq!(
+        echo["inputSchema"]["properties"]["message"]["type"],
+        "string"
+    );
 
-    let call = cli(dir.path(), &["--json", "call", "every", "echo", "--args", r#"{"message":"hi"}"#]);
+    let call = cli(
+        dir.path(),
+        &[
+            "--json",
+            "call",
+            "every",
+            "echo",
+            "--args",
+            r#"{"message":"hi"}"#,
+        ],
+    );
     assert_eq!(call.status.code(), Some(0));
     let result = lines(&call).pop().unwrap();
     assert_eq!(result["event"], "result");
@@ -99,28 +137,55 @@ fn servers_connect_tools_call_history() {
     // Progress lines, in order, then the result.
     let long = cli(
         dir.path(),
-        &["--json", "call", "every", "trigger-long-running-operation", "--args", r#"{"duration":1,"steps":4}"#],
+        &[
+            "--json",
+            "call",
+            "every",
+            "trigger-long-running-operation",
+            "--args",
+            r#"{"duration":1,"steps":4}"#,
+        ],
     );
     assert_eq!(long.status.code(), Some(0));
     let out = lines(&long);
-    let progress: Vec<f64> = out.iter().filter(|l| l["event"] == "progress").map(|l| l["progress"].as_f64().unwrap()).collect();
+    let progress: Vec<f64> = out
+        .iter()
+        .filter(|l| l["event"] == "progress")
+        .map(|l| l["progress"].as_f64().unwrap())
+        .collect();
     assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0]);
     assert_eq!(out.last().unwrap()["event"], "result");
 
     // A timeout is an unsuccessful call: exit 1.
     let slow = cli(
         dir.path(),
-        &["--json", "call", "every", "trigger-long-running-operation", "--args", r#"{"duration":10,"steps":1}"#, "--timeout", "0.5"],
+        &[
+            "--json",
+            "call",
+            "every",
+            "trigger-long-running-operation",
+            "--args",
+            r#"{"duration":10,"steps":1}"#,
+            "--timeout",
+            "0.5",
+        ],
     );
     assert_eq!(slow.status.code(), Some(1));
     assert_eq!(lines(&slow).pop().unwrap()["outcome"], "timed_out");
 
     let history = lines(&cli(dir.path(), &["--json", "history", "every"]));
-    let outcomes: Vec<_> = history.iter().map(|h| h["outcome"].as_str().unwrap().to_string()).collect();
+    let outcomes: Vec<_> = history
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(outcomes, vec!["timed_out", "ok", "ok"]);
     assert_eq!(history[2]["arguments"], json!({"message": "hi"}));
 
-    assert_eq!(processes_with(&marker), 0, "a server process outlived the CLI");
+    assert_eq!(
+        processes_with(&marker),
+        0,
+        "a server process outlived the CLI"
+    );
     let removed = cli(dir.path(), &["servers", "remove", "every"]);
     assert_eq!(removed.status.code(), Some(0));
     assert!(lines(&cli(dir.path(), &["--json", "servers", "list"])).is_empty());
@@ -133,11 +198,32 @@ fn repeat_runs_concurrent_calls_and_summarises() {
     add_everything(dir.path(), "every", &marker);
     let out = cli(
         dir.path(),
-        &["--json", "call", "every", "echo", "--args", r#"{"message":"x"}"#, "--repeat", "40", "--concurrency", "8"],
+        &[
+            "--json",
+            "call",
+            "every",
+            "echo",
+            "--args",
+            r#"{"message":"x"}"#,
+            "--repeat",
+            "40",
+            "--concurrency",
+            "8",
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = lines(&out);
-    assert_eq!(out.iter().filter(|l| l["event"] == "result" && l["outcome"] == "ok").count(), 40);
+    assert_eq!(
+        out.iter()
+            .filter(|l| l["event"] == "result" && l["outcome"] == "ok")
+            .count(),
+        40
+    );
     let summary = out.last().unwrap();
     assert_eq!(summary["event"], "summary");
     assert_eq!(summary["count"], 40);
@@ -155,9 +241,18 @@ fn exit_codes_name_the_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no server named 'nobody'"));
 
     // Refused connection: exit 3 with the state error.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}/mcp");
-    assert_eq!(cli(dir.path(), &["servers", "add", "down", "--url", &url]).status.code(), Some(0));
+    assert_eq!(
+        cli(dir.path(), &["servers", "add", "down", "--url", &url])
+            .status
+            .code(),
+        Some(0)
+    );
     let out = cli(dir.path(), &["--json", "connect", "down"]);
     assert_eq!(out.status.code(), Some(3));
     let last = lines(&out).pop().unwrap();
@@ -170,7 +265,11 @@ fn exit_codes_name_the_problem() {
 
     // A malformed config file: exit 2, names file and line, stores nothing.
     let file = dir.path().join("mcp.json");
-    std::fs::write(&file, "{\n  \"mcpServers\": {\n    \"x\": {\"command\": \"a\",}\n").unwrap();
+    std::fs::write(
+        &file,
+        "{\n  \"mcpServers\": {\n    \"x\": {\"command\": \"a\",}\n",
+    )
+    .unwrap();
     let out = cli(dir.path(), &["servers", "import", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -79,14 +79,22 @@ impl CallRegistry {
         nudge: mpsc::UnboundedSender<()>,
     ) {
         let mut inner = self.inner.lock().unwrap();
-        let (early, rest): (VecDeque<_>, VecDeque<_>) =
-            inner.unclaimed.drain(..).partition(|p| p.progress_token == token);
+        let (early, rest): (VecDeque<_>, VecDeque<_>) = inner
+            .unclaimed
+            .drain(..)
+            .partition(|p| p.progress_token == token);
         inner.unclaimed = rest;
         for p in early {
             let _ = nudge.send(());
             bus.publish(progress_event(server, call_id, p));
         }
-        inner.by_token.insert(token, CallSlot { call_id: call_id.to_string(), nudge });
+        inner.by_token.insert(
+            token,
+            CallSlot {
+                call_id: call_id.to_string(),
+                nudge,
+            },
+        );
     }
 
     fn unregister(&self, token: &ProgressToken) {
@@ -134,7 +142,9 @@ impl CallRegistry {
                 });
             }
             ServerNotification::ToolListChangedNotification(_) => {
-                bus.publish(Event::ToolsChanged { server: server.to_string() });
+                bus.publish(Event::ToolsChanged {
+                    server: server.to_string(),
+                });
             }
             _ => {}
         }
@@ -170,7 +180,10 @@ impl RunningCalls {
 
     fn insert(&self, call_id: &str) -> CancellationToken {
         let token = CancellationToken::new();
-        self.inner.lock().unwrap().insert(call_id.to_string(), token.clone());
+        self.inner
+            .lock()
+            .unwrap()
+            .insert(call_id.to_string(), token.clone());
         token
     }
 
@@ -234,7 +247,16 @@ pub(crate) async fn run_call(ctx: CallContext, call_id: String, req: CallRequest
         outcome,
         duration_ms,
     });
-    CallReport { call_id, server: req.server, tool: req.tool, outcome, result, error, duration_ms, duration_us }
+    CallReport {
+        call_id,
+        server: req.server,
+        tool: req.tool,
+        outcome,
+        result,
+        error,
+        duration_ms,
+        duration_us,
+    }
 }
 
 type Ending = (CallOutcome, Option<serde_json::Value>, Option<String>);
@@ -259,7 +281,10 @@ async fn exchange(
     let mut params = CallToolRequestParams::new(req.tool.clone());
     params.arguments = req.arguments.clone();
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-    let handle = match peer.send_cancellable_request(request, PeerRequestOptions::no_options()).await {
+    let handle = match peer
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await
+    {
         Ok(h) => h,
         Err(e) => {
             ctx.session.suspect();
@@ -268,7 +293,13 @@ async fn exchange(
     };
     let (nudge_tx, mut nudge_rx) = mpsc::unbounded_channel();
     let registry = ctx.session.calls();
-    registry.register(server, &ctx.bus, handle.progress_token.clone(), call_id, nudge_tx);
+    registry.register(
+        server,
+        &ctx.bus,
+        handle.progress_token.clone(),
+        call_id,
+        nudge_tx,
+    );
     let request_id = handle.id.clone();
     let token = handle.progress_token.clone();
     let mut response = handle.rx;
@@ -297,22 +328,35 @@ async fn exchange(
     registry.unregister(&token);
     let Some(answer) = answer else {
         send_cancelled(&peer, request_id, "cancelled by the user").await;
-        return (CallOutcome::Cancelled, None, Some("cancelled by the user".into()));
+        return (
+            CallOutcome::Cancelled,
+            None,
+            Some("cancelled by the user".into()),
+        );
     };
     match answer {
         Ok(Ok(ServerResult::CallToolResult(result))) => {
-            let outcome = if result.is_error == Some(true) { CallOutcome::ToolError } else { CallOutcome::Ok };
+            let outcome = if result.is_error == Some(true) {
+                CallOutcome::ToolError
+            } else {
+                CallOutcome::Ok
+            };
             (outcome, serde_json::to_value(&result).ok(), None)
         }
         Ok(Ok(other)) => (
             CallOutcome::Failed,
             serde_json::to_value(&other).ok(),
-            Some(format!("server '{server}' answered tools/call with something that is not a tool result")),
+            Some(format!(
+                "server '{server}' answered tools/call with something that is not a tool result"
+            )),
         ),
         Ok(Err(ServiceError::McpError(e))) => (
             CallOutcome::Failed,
             None,
-            Some(format!("server '{server}' refused the call to '{}': {}", req.tool, e.message)),
+            Some(format!(
+                "server '{server}' refused the call to '{}': {}",
+                req.tool, e.message
+            )),
         ),
         Ok(Err(e)) => {
             ctx.session.suspect();
@@ -330,7 +374,11 @@ fn lost(server: &str, e: &ServiceError) -> String {
     format!("lost the connection to server '{server}' during the call: {e}")
 }
 
-async fn send_cancelled(peer: &rmcp::Peer<rmcp::RoleClient>, request_id: rmcp::model::RequestId, reason: &str) {
+async fn send_cancelled(
+    peer: &rmcp::Peer<rmcp::RoleClient>,
+    request_id: rmcp::model::RequestId,
+    reason: &str,
+) {
     let note = ClientNotification::CancelledNotification(CancelledNotification::new(
         CancelledNotificationParam::new(Some(request_id), Some(reason.to_string())),
     ));

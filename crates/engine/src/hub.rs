@@ -42,7 +42,10 @@ pub struct HubOptions {
 
 impl HubOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        HubOptions { data_dir: data_dir.into(), timings: SessionTimings::default() }
+        HubOptions {
+            data_dir: data_dir.into(),
+            timings: SessionTimings::default(),
+        }
     }
 
     /// The platform data dir (`~/.local/share/patchbay` on Linux), or `PATCHBAY_DATA_DIR`.
@@ -72,7 +75,11 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
             .previous()
             .first()
             .is_some_and(|first| first.origin() == attempt.url().origin());
-        if same && attempt.previous().len() < 10 { attempt.follow() } else { attempt.stop() }
+        if same && attempt.previous().len() < 10 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
     })
 }
 
@@ -107,7 +114,9 @@ impl StartedCall {
 impl Hub {
     pub async fn open(options: HubOptions) -> Result<Hub, HubError> {
         let db = options.data_dir.join("patchbay.db");
-        let store = tokio::task::spawn_blocking(move || Store::open(&db)).await.expect("open task")?;
+        let store = tokio::task::spawn_blocking(move || Store::open(&db))
+            .await
+            .expect("open task")?;
         let defs = store.list_servers().await?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -132,9 +141,22 @@ impl Hub {
     }
 
     fn install(&self, def: ServerDef) {
-        let session = Session::spawn(def.clone(), self.inner.bus.clone(), self.inner.timings, self.inner.http.clone());
-        self.inner.defs.lock().unwrap().insert(def.name.clone(), def.clone());
-        self.inner.sessions.lock().unwrap().insert(def.name, session);
+        let session = Session::spawn(
+            def.clone(),
+            self.inner.bus.clone(),
+            self.inner.timings,
+            self.inner.http.clone(),
+        );
+        self.inner
+            .defs
+            .lock()
+            .unwrap()
+            .insert(def.name.clone(), def.clone());
+        self.inner
+            .sessions
+            .lock()
+            .unwrap()
+            .insert(def.name, session);
     }
 
     fn session(&self, name: &str) -> Result<Arc<Session>, HubError> {
@@ -164,7 +186,13 @@ impl Hub {
     }
 
     pub fn server(&self, name: &str) -> Result<ServerDef, HubError> {
-        self.inner.defs.lock().unwrap().get(name).cloned().ok_or_else(|| HubError::UnknownServer(name.into()))
+        self.inner
+            .defs
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HubError::UnknownServer(name.into()))
     }
 
     pub fn state(&self, name: &str) -> Option<ServerState> {
@@ -209,7 +237,11 @@ impl Hub {
     /// Reads another client's config file; stores nothing (see `apply_import`).
     pub async fn preview_import(&self, path: &Path) -> Result<ImportPlan, HubError> {
         let path = path.to_path_buf();
-        Ok(tokio::task::spawn_blocking(move || config::import_file(&path)).await.expect("import task")?)
+        Ok(
+            tokio::task::spawn_blocking(move || config::import_file(&path))
+                .await
+                .expect("import task")?,
+        )
     }
 
     pub async fn import(&self, path: &Path) -> Result<ImportPlan, HubError> {
@@ -219,7 +251,9 @@ impl Hub {
     }
 
     pub async fn export_claude(&self) -> Result<serde_json::Value, HubError> {
-        Ok(config::export_claude(&self.inner.store.list_servers().await?))
+        Ok(config::export_claude(
+            &self.inner.store.list_servers().await?,
+        ))
     }
 
     /// Starts connecting in the background; the story arrives as events.
@@ -235,7 +269,14 @@ impl Hub {
 
     /// Starts every enabled server connecting, in the background.
     pub fn connect_all(&self) {
-        let sessions: Vec<_> = self.inner.sessions.lock().unwrap().values().cloned().collect();
+        let sessions: Vec<_> = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap()
+            .values()
+            .cloned()
+            .collect();
         let defs = self.inner.defs.lock().unwrap().clone();
         for s in sessions {
             if defs.get(s.name()).is_some_and(|d| d.enabled) {
@@ -262,8 +303,14 @@ impl Hub {
         let peer = session.ready_peer(wait).await?;
         match tokio::time::timeout(wait, peer.list_all_tools()).await {
             Ok(Ok(tools)) => Ok(tools),
-            Ok(Err(e)) => Err(HubError::Request { server: name.into(), message: e.to_string() }),
-            Err(_) => Err(HubError::Request { server: name.into(), message: format!("no answer within {}s", wait.as_secs()) }),
+            Ok(Err(e)) => Err(HubError::Request {
+                server: name.into(),
+                message: e.to_string(),
+            }),
+            Err(_) => Err(HubError::Request {
+                server: name.into(),
+                message: format!("no answer within {}s", wait.as_secs()),
+            }),
         }
     }
 
@@ -299,7 +346,14 @@ impl Hub {
 
     /// Closes every connection and waits until every server process is gone.
     pub async fn shutdown(&self) {
-        let sessions: Vec<_> = self.inner.sessions.lock().unwrap().values().cloned().collect();
+        let sessions: Vec<_> = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap()
+            .values()
+            .cloned()
+            .collect();
         futures::future::join_all(sessions.iter().map(|s| s.shutdown())).await;
     }
 }

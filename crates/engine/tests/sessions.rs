@@ -34,31 +34,87 @@ async fn full_story(def: ServerDef, sees_list_changed: bool) {
     let mut events = hub.subscribe();
     hub.add_server(def).await.unwrap();
 
-    assert_eq!(hub.connect_and_wait(&name).await.unwrap(), ServerState::Connected);
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connecting, .. })).await;
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
+    assert_eq!(
+        hub.connect_and_wait(&name).await.unwrap(),
+        ServerState::Connected
+    );
+    expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Connecting,
+                ..
+            }
+        )
+    })
+    .await;
+    expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Connected,
+                ..
+            }
+        )
+    })
+    .await;
 
     // server-everything registers its task tool after `initialized` and says so.
     if sees_list_changed {
-        expect_event(&mut events, WAIT, |e| matches!(e, Event::ToolsChanged { server } if *server == name)).await;
+        expect_event(
+            &mut events,
+            WAIT,
+            |e| matches!(e, Event::ToolsChanged { server } if *server == name),
+        )
+        .await;
     }
-    let tools: Vec<String> = hub.tools(&name).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
-    for expected in ["echo", "get-sum", "trigger-long-running-operation", "simulate-research-query"] {
-        assert!(tools.iter().any(|t| t == expected), "{expected} missing from {tools:?}");
+    let tools: Vec<String> = hub
+        .tools(&name)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    for expected in [
+        "echo",
+        "get-sum",
+        "trigger-long-running-operation",
+        "simulate-research-query",
+    ] {
+        assert!(
+            tools.iter().any(|t| t == expected),
+            "{expected} missing from {tools:?}"
+        );
     }
 
-    let echo = hub.call_tool(req(&name, "echo", json!({"message": "hello patchbay"}))).await.unwrap();
+    let echo = hub
+        .call_tool(req(&name, "echo", json!({"message": "hello patchbay"})))
+        .await
+        .unwrap();
     assert_eq!(echo.outcome, CallOutcome::Ok, "{echo:?}");
-    assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: hello patchbay");
+    assert_eq!(
+        text_of(echo.result.as_ref().unwrap()),
+        "Echo: hello patchbay"
+    );
 
-    let sum = hub.call_tool(req(&name, "get-sum", json!({"a": 2, "b": 3}))).await.unwrap();
+    let sum = hub
+        .call_tool(req(&name, "get-sum", json!({"a": 2, "b": 3})))
+        .await
+        .unwrap();
     assert_eq!(sum.outcome, CallOutcome::Ok);
-    assert_eq!(text_of(sum.result.as_ref().unwrap()), "The sum of 2 and 3 is 5.");
+    assert_eq!(
+        text_of(sum.result.as_ref().unwrap()),
+        "The sum of 2 and 3 is 5."
+    );
 
     // Every progress notification, in order, tied to the call, before it finishes.
     let mut events = hub.subscribe();
     let started = hub
-        .start_call(req(&name, "trigger-long-running-operation", json!({"duration": 1, "steps": 5})))
+        .start_call(req(
+            &name,
+            "trigger-long-running-operation",
+            json!({"duration": 1, "steps": 5}),
+        ))
         .unwrap();
     let call_id = started.call_id.clone();
     let report = started.finish().await;
@@ -66,7 +122,12 @@ async fn full_story(def: ServerDef, sees_list_changed: bool) {
     let mut progress = Vec::new();
     loop {
         match events.recv().await.unwrap() {
-            Event::Progress { call_id: id, progress: p, total, .. } if id == call_id => {
+            Event::Progress {
+                call_id: id,
+                progress: p,
+                total,
+                ..
+            } if id == call_id => {
                 assert_eq!(total, Some(5.0));
                 progress.push(p);
             }
@@ -79,27 +140,47 @@ async fn full_story(def: ServerDef, sees_list_changed: bool) {
     // Cancel a long call after its first progress; the session keeps working.
     let mut events = hub.subscribe();
     let long = hub
-        .start_call(req(&name, "trigger-long-running-operation", json!({"duration": 60, "steps": 120})))
+        .start_call(req(
+            &name,
+            "trigger-long-running-operation",
+            json!({"duration": 60, "steps": 120}),
+        ))
         .unwrap();
     let id = long.call_id.clone();
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id)).await;
+    expect_event(
+        &mut events,
+        WAIT,
+        |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id),
+    )
+    .await;
     assert!(hub.cancel_call(&id));
     let cancelled = long.finish().await;
     assert_eq!(cancelled.outcome, CallOutcome::Cancelled);
     assert!(cancelled.duration_ms < 30_000);
     assert_eq!(hub.state(&name), Some(ServerState::Connected));
-    let after = hub.call_tool(req(&name, "echo", json!({"message": "still here"}))).await.unwrap();
+    let after = hub
+        .call_tool(req(&name, "echo", json!({"message": "still here"})))
+        .await
+        .unwrap();
     assert_eq!(text_of(after.result.as_ref().unwrap()), "Echo: still here");
 
     // No progress for longer than the timeout: timed out and cancelled.
-    let mut slow = req(&name, "trigger-long-running-operation", json!({"duration": 10, "steps": 2}));
+    let mut slow = req(
+        &name,
+        "trigger-long-running-operation",
+        json!({"duration": 10, "steps": 2}),
+    );
     slow.timeout = Some(Duration::from_millis(700));
     let timed_out = hub.call_tool(slow).await.unwrap();
     assert_eq!(timed_out.outcome, CallOutcome::TimedOut);
     assert!(timed_out.error.as_deref().unwrap().contains(&name));
 
     // Progress every 0.4 s keeps a 1.5 s timeout alive for a 2.4 s call.
-    let mut steady = req(&name, "trigger-long-running-operation", json!({"duration": 2.4, "steps": 6}));
+    let mut steady = req(
+        &name,
+        "trigger-long-running-operation",
+        json!({"duration": 2.4, "steps": 6}),
+    );
     steady.timeout = Some(Duration::from_millis(1500));
     let kept = hub.call_tool(steady).await.unwrap();
     assert_eq!(kept.outcome, CallOutcome::Ok, "{kept:?}");
@@ -109,7 +190,10 @@ async fn full_story(def: ServerDef, sees_list_changed: bool) {
     assert_eq!(history.len(), 7);
     assert_eq!(history[0].outcome, CallOutcome::Ok);
     assert_eq!(history[1].outcome, CallOutcome::TimedOut);
-    assert_eq!(history.last().unwrap().arguments, json!({"message": "hello patchbay"}));
+    assert_eq!(
+        history.last().unwrap().arguments,
+        json!({"message": "hello patchbay"})
+    );
     assert!(history.iter().any(|h| h.outcome == CallOutcome::Cancelled));
 
     hub.shutdown().await;
@@ -119,7 +203,10 @@ async fn full_story(def: ServerDef, sees_list_changed: bool) {
 async fn stdio_full_story() {
     let marker = marker();
     full_story(stdio_def("everything-stdio", &marker), true).await;
-    assert!(processes_with_marker(&marker).is_empty(), "server process left behind");
+    assert!(
+        processes_with_marker(&marker).is_empty(),
+        "server process left behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,15 +229,27 @@ async fn stdio_server_killed_mid_call_recovers() {
     let hub = hub(&dir).await;
     let marker = marker();
     hub.add_server(stdio_def("victim", &marker)).await.unwrap();
-    assert_eq!(hub.connect_and_wait("victim").await.unwrap(), ServerState::Connected);
+    assert_eq!(
+        hub.connect_and_wait("victim").await.unwrap(),
+        ServerState::Connected
+    );
     let first_pid = hub.snapshot("victim").unwrap().pid.expect("pid");
 
     let mut events = hub.subscribe();
     let call = hub
-        .start_call(req("victim", "trigger-long-running-operation", json!({"duration": 60, "steps": 60})))
+        .start_call(req(
+            "victim",
+            "trigger-long-running-operation",
+            json!({"duration": 60, "steps": 60}),
+        ))
         .unwrap();
     let id = call.call_id.clone();
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id)).await;
+    expect_event(
+        &mut events,
+        WAIT,
+        |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id),
+    )
+    .await;
     unsafe { libc::kill(first_pid as i32, libc::SIGKILL) };
 
     let report = call.finish().await;
@@ -158,22 +257,58 @@ async fn stdio_server_killed_mid_call_recovers() {
     let error = report.error.unwrap();
     assert!(error.contains("victim"), "{error}");
 
-    let Event::State { state: ServerState::Error { message, retry_at_ms }, .. } =
-        expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Error { .. }, .. })).await
+    let Event::State {
+        state: ServerState::Error {
+            message,
+            retry_at_ms,
+        },
+        ..
+    } = expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Error { .. },
+                ..
+            }
+        )
+    })
+    .await
     else {
         unreachable!()
     };
-    assert!(message.contains("victim") && message.contains("signal 9"), "{message}");
+    assert!(
+        message.contains("victim") && message.contains("signal 9"),
+        "{message}"
+    );
     assert!(retry_at_ms.is_some());
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
+    expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Connected,
+                ..
+            }
+        )
+    })
+    .await;
     let second_pid = hub.snapshot("victim").unwrap().pid.expect("pid");
     assert_ne!(first_pid, second_pid);
-    let echo = hub.call_tool(req("victim", "echo", json!({"message": "back"}))).await.unwrap();
+    let echo = hub
+        .call_tool(req("victim", "echo", json!({"message": "back"})))
+        .await
+        .unwrap();
     assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: back");
 
     hub.shutdown().await;
-    assert!(processes_with_marker(&marker).is_empty(), "server process left behind");
-    assert!(zombie_children().is_empty(), "zombies: {:?}", zombie_children());
+    assert!(
+        processes_with_marker(&marker).is_empty(),
+        "server process left behind"
+    );
+    assert!(
+        zombie_children().is_empty(),
+        "zombies: {:?}",
+        zombie_children()
+    );
 }
 
 /// The remote server goes away mid-session: error, then connected again once it is back.
@@ -182,29 +317,69 @@ async fn remote_restart_recovers(mode: &'static str) {
     let hub = hub(&dir).await;
     let mut peer = HttpPeer::start(mode);
     let port = peer.port;
-    let def = if mode == "sse" { sse_def("remote", &peer.url()) } else { http_def("remote", &peer.url()) };
+    let def = if mode == "sse" {
+        sse_def("remote", &peer.url())
+    } else {
+        http_def("remote", &peer.url())
+    };
     hub.add_server(def).await.unwrap();
-    assert_eq!(hub.connect_and_wait("remote").await.unwrap(), ServerState::Connected);
+    assert_eq!(
+        hub.connect_and_wait("remote").await.unwrap(),
+        ServerState::Connected
+    );
 
     let mut events = hub.subscribe();
     peer.kill();
     // A burst of failing calls: each fails clearly, and together they cause one drop, not ten.
-    let calls = (0..10).map(|i| hub.call_tool(req("remote", "echo", json!({"message": format!("anyone {i}?")}))));
+    let calls = (0..10).map(|i| {
+        hub.call_tool(req(
+            "remote",
+            "echo",
+            json!({"message": format!("anyone {i}?")}),
+        ))
+    });
     for failed in futures::future::join_all(calls).await {
         let failed = failed.unwrap();
         assert_eq!(failed.outcome, CallOutcome::Failed);
         assert!(failed.error.unwrap().contains("remote"));
     }
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Error { .. }, .. })).await;
+    expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Error { .. },
+                ..
+            }
+        )
+    })
+    .await;
     let next = expect_event(&mut events, WAIT, |e| matches!(e, Event::State { .. })).await;
     assert!(
-        matches!(next, Event::State { state: ServerState::Connecting, .. }),
+        matches!(
+            next,
+            Event::State {
+                state: ServerState::Connecting,
+                ..
+            }
+        ),
         "after the one error comes one attempt, got {next:?}"
     );
 
     let _peer = HttpPeer::start_on(mode, port);
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
-    let echo = hub.call_tool(req("remote", "echo", json!({"message": "back"}))).await.unwrap();
+    expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Connected,
+                ..
+            }
+        )
+    })
+    .await;
+    let echo = hub
+        .call_tool(req("remote", "echo", json!({"message": "back"})))
+        .await
+        .unwrap();
     assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: back");
     hub.shutdown().await;
 }
@@ -228,7 +403,10 @@ async fn bad_servers_fail_clearly_and_do_not_disturb_others() {
     let hub = Hub::open(options).await.unwrap();
     let marker = marker();
     hub.add_server(stdio_def("healthy", &marker)).await.unwrap();
-    assert_eq!(hub.connect_and_wait("healthy").await.unwrap(), ServerState::Connected);
+    assert_eq!(
+        hub.connect_and_wait("healthy").await.unwrap(),
+        ServerState::Connected
+    );
 
     let stdio = |name: &str, command: &str, args: &[&str]| {
         ServerDef::new(
@@ -244,38 +422,74 @@ async fn bad_servers_fail_clearly_and_do_not_disturb_others() {
     let refused = format!("http://127.0.0.1:{}/mcp", free_port());
     hub.add_servers(vec![
         stdio("missing", "/nonexistent/patchbay-no-such-server", &[]),
-        stdio("garbage", "sh", &["-c", "echo 'Welcome to my server!'; sleep 60"]),
-        stdio("crasher", "sh", &["-c", "echo 'fatal: config not found' >&2; exit 3"]),
+        stdio(
+            "garbage",
+            "sh",
+            &["-c", "echo 'Welcome to my server!'; sleep 60"],
+        ),
+        stdio(
+            "crasher",
+            "sh",
+            &["-c", "echo 'fatal: config not found' >&2; exit 3"],
+        ),
         http_def("refused", &refused),
     ])
     .await
     .unwrap();
 
     let error_of = |state: ServerState| match state {
-        ServerState::Error { message, retry_at_ms } => (message, retry_at_ms),
+        ServerState::Error {
+            message,
+            retry_at_ms,
+        } => (message, retry_at_ms),
         other => panic!("expected an error, got {other:?}"),
     };
     let (missing, missing_retry) = error_of(hub.connect_and_wait("missing").await.unwrap());
-    assert!(missing.contains("'missing'") && missing.contains("not found"), "{missing}");
-    assert_eq!(missing_retry, None, "retrying cannot find a missing command");
+    assert!(
+        missing.contains("'missing'") && missing.contains("not found"),
+        "{missing}"
+    );
+    assert_eq!(
+        missing_retry, None,
+        "retrying cannot find a missing command"
+    );
 
     let (garbage, _) = error_of(hub.connect_and_wait("garbage").await.unwrap());
-    assert!(garbage.contains("'garbage'") && garbage.contains("Welcome to my server!"), "{garbage}");
+    assert!(
+        garbage.contains("'garbage'") && garbage.contains("Welcome to my server!"),
+        "{garbage}"
+    );
 
     let (crasher, retry) = error_of(hub.connect_and_wait("crasher").await.unwrap());
-    assert_eq!(crasher, "server 'crasher' exited with status 3: fatal: config not found");
+    assert_eq!(
+        crasher,
+        "server 'crasher' exited with status 3: fatal: config not found"
+    );
     assert!(retry.is_some());
 
     let (refused_msg, _) = error_of(hub.connect_and_wait("refused").await.unwrap());
-    assert!(refused_msg.contains("'refused'") && refused_msg.contains(&refused), "{refused_msg}");
-    assert!(refused_msg.to_lowercase().contains("refused"), "{refused_msg}");
+    assert!(
+        refused_msg.contains("'refused'") && refused_msg.contains(&refused),
+        "{refused_msg}"
+    );
+    assert!(
+        refused_msg.to_lowercase().contains("refused"),
+        "{refused_msg}"
+    );
 
     assert_eq!(hub.state("healthy"), Some(ServerState::Connected));
-    let echo = hub.call_tool(req("healthy", "echo", json!({"message": "fine"}))).await.unwrap();
+    let echo = hub
+        .call_tool(req("healthy", "echo", json!({"message": "fine"})))
+        .await
+        .unwrap();
     assert_eq!(text_of(echo.result.as_ref().unwrap()), "Echo: fine");
 
     hub.shutdown().await;
-    assert!(processes_with_marker(&marker).is_empty(), "processes left: {:?}", processes_with_marker(&marker));
+    assert!(
+        processes_with_marker(&marker).is_empty(),
+        "processes left: {:?}",
+        processes_with_marker(&marker)
+    );
 }
 
 /// Five reconnect clicks in a row start one connection attempt.
@@ -285,21 +499,42 @@ async fn reconnect_burst_starts_one_attempt() {
     let hub = hub(&dir).await;
     let marker = marker();
     hub.add_server(stdio_def("clicky", &marker)).await.unwrap();
-    assert_eq!(hub.connect_and_wait("clicky").await.unwrap(), ServerState::Connected);
+    assert_eq!(
+        hub.connect_and_wait("clicky").await.unwrap(),
+        ServerState::Connected
+    );
     let mut events = hub.subscribe();
     for _ in 0..5 {
         hub.reconnect("clicky").unwrap();
     }
-    expect_event(&mut events, WAIT, |e| matches!(e, Event::State { state: ServerState::Connected, .. })).await;
+    expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Connected,
+                ..
+            }
+        )
+    })
+    .await;
     // Anything still queued would show up as another attempt shortly.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut connecting = 1;
     while let Ok(e) = events.try_recv() {
-        if matches!(e, Event::State { state: ServerState::Connecting, .. }) {
+        if matches!(
+            e,
+            Event::State {
+                state: ServerState::Connecting,
+                ..
+            }
+        ) {
             connecting += 1;
         }
     }
-    assert_eq!(connecting, 1, "a burst of reconnects must start exactly one attempt");
+    assert_eq!(
+        connecting, 1,
+        "a burst of reconnects must start exactly one attempt"
+    );
     hub.shutdown().await;
     assert!(processes_with_marker(&marker).is_empty());
 }
@@ -309,12 +544,23 @@ async fn reconnect_burst_starts_one_attempt() {
 async fn bad_import_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let hub = hub(&dir).await;
-    hub.add_server(http_def("kept", "http://127.0.0.1:9/mcp")).await.unwrap();
+    hub.add_server(http_def("kept", "http://127.0.0.1:9/mcp"))
+        .await
+        .unwrap();
     let file = dir.path().join("claude_desktop_config.json");
     std::fs::write(&file, "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"},\n    \"b\": {\"command\": 42}\n  }\n}\n").unwrap();
     let err = hub.import(&file).await.unwrap_err().to_string();
-    assert!(err.contains("claude_desktop_config.json") && err.contains(":4:"), "{err}");
-    let names: Vec<_> = hub.servers().await.unwrap().into_iter().map(|v| v.def.name).collect();
+    assert!(
+        err.contains("claude_desktop_config.json") && err.contains(":4:"),
+        "{err}"
+    );
+    let names: Vec<_> = hub
+        .servers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.def.name)
+        .collect();
     assert_eq!(names, vec!["kept"]);
 }
 
@@ -325,29 +571,77 @@ async fn results_keep_every_content_type() {
     let hub = hub(&dir).await;
     let marker = marker();
     hub.add_server(stdio_def("kinds", &marker)).await.unwrap();
-    assert_eq!(hub.connect_and_wait("kinds").await.unwrap(), ServerState::Connected);
+    assert_eq!(
+        hub.connect_and_wait("kinds").await.unwrap(),
+        ServerState::Connected
+    );
 
-    let image = hub.call_tool(req("kinds", "get-tiny-image", json!({}))).await.unwrap().result.unwrap();
-    let block = image["content"].as_array().unwrap().iter().find(|b| b["type"] == "image").expect("image block");
+    let image = hub
+        .call_tool(req("kinds", "get-tiny-image", json!({})))
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let block = image["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "image")
+        .expect("image block");
     assert_eq!(block["mimeType"], "image/png");
     assert!(block["data"].as_str().unwrap().len() > 100);
 
-    let structured =
-        hub.call_tool(req("kinds", "get-structured-content", json!({"location": "Chicago"}))).await.unwrap();
+    let structured = hub
+        .call_tool(req(
+            "kinds",
+            "get-structured-content",
+            json!({"location": "Chicago"}),
+        ))
+        .await
+        .unwrap();
     let sc = &structured.result.as_ref().unwrap()["structuredContent"];
-    assert!(sc["temperature"].is_number() && sc["conditions"].is_string(), "{sc}");
+    assert!(
+        sc["temperature"].is_number() && sc["conditions"].is_string(),
+        "{sc}"
+    );
 
-    let links = hub.call_tool(req("kinds", "get-resource-links", json!({"count": 2}))).await.unwrap().result.unwrap();
-    let links: Vec<_> = links["content"].as_array().unwrap().iter().filter(|b| b["type"] == "resource_link").collect();
+    let links = hub
+        .call_tool(req("kinds", "get-resource-links", json!({"count": 2})))
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let links: Vec<_> = links["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "resource_link")
+        .collect();
     assert_eq!(links.len(), 2);
     assert!(links[0]["uri"].as_str().unwrap().starts_with("demo://"));
 
-    let embedded = hub.call_tool(req("kinds", "get-resource-reference", json!({}))).await.unwrap().result.unwrap();
-    let res = embedded["content"].as_array().unwrap().iter().find(|b| b["type"] == "resource").expect("resource");
-    assert!(res["resource"]["uri"].is_string() && res["resource"]["text"].is_string(), "{res}");
+    let embedded = hub
+        .call_tool(req("kinds", "get-resource-reference", json!({})))
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    let res = embedded["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "resource")
+        .expect("resource");
+    assert!(
+        res["resource"]["uri"].is_string() && res["resource"]["text"].is_string(),
+        "{res}"
+    );
 
     // isError results are results, marked as tool errors.
-    let bad = hub.call_tool(req("kinds", "get-sum", json!({"a": "two"}))).await.unwrap();
+    let bad = hub
+        .call_tool(req("kinds", "get-sum", json!({"a": "two"})))
+        .await
+        .unwrap();
     assert_eq!(bad.outcome, CallOutcome::ToolError);
     assert_eq!(bad.result.unwrap()["isError"], true);
     hub.shutdown().await;
@@ -375,14 +669,30 @@ async fn server_children_die_with_it() {
             },
         )
     };
-    hub.add_servers(vec![def("parent-a"), def("parent-b")]).await.unwrap();
-    assert_eq!(hub.connect_and_wait("parent-a").await.unwrap(), ServerState::Connected);
-    assert_eq!(hub.connect_and_wait("parent-b").await.unwrap(), ServerState::Connected);
-    assert_eq!(processes_with_marker(&marker).len(), 6, "two servers with two children each");
+    hub.add_servers(vec![def("parent-a"), def("parent-b")])
+        .await
+        .unwrap();
+    assert_eq!(
+        hub.connect_and_wait("parent-a").await.unwrap(),
+        ServerState::Connected
+    );
+    assert_eq!(
+        hub.connect_and_wait("parent-b").await.unwrap(),
+        ServerState::Connected
+    );
+    assert_eq!(
+        processes_with_marker(&marker).len(),
+        6,
+        "two servers with two children each"
+    );
 
     hub.disconnect("parent-a").await.unwrap();
     assert_eq!(hub.state("parent-a"), Some(ServerState::Disconnected));
-    assert_eq!(processes_with_marker(&marker).len(), 3, "parent-a and its children are gone");
+    assert_eq!(
+        processes_with_marker(&marker).len(),
+        3,
+        "parent-a and its children are gone"
+    );
 
     hub.remove_server("parent-b").await.unwrap();
     assert!(processes_with_marker(&marker).is_empty());

@@ -25,7 +25,11 @@ fn peers_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// server-everything in `sse` mode on a loopback port; killed when dropped.
@@ -74,13 +78,17 @@ impl Drop for Everything {
 }
 
 async fn connect(url: &str) -> Result<SseClientTransport, SseTransportError> {
-    tokio::time::timeout(PROMPTLY, SseClientTransport::connect(reqwest::Client::new(), url, HeaderMap::new()))
-        .await
-        .expect("connect returned within the bound")
+    tokio::time::timeout(
+        PROMPTLY,
+        SseClientTransport::connect(reqwest::Client::new(), url, HeaderMap::new()),
+    )
+    .await
+    .expect("connect returned within the bound")
 }
 
 fn echo_params(message: &str) -> CallToolRequestParams {
-    CallToolRequestParams::new("echo").with_arguments(json!({ "message": message }).as_object().unwrap().clone())
+    CallToolRequestParams::new("echo")
+        .with_arguments(json!({ "message": message }).as_object().unwrap().clone())
 }
 
 fn text_of(result: &rmcp::model::CallToolResult) -> String {
@@ -102,14 +110,24 @@ async fn lists_and_calls_tools_on_a_real_sse_server() {
 
     let tools = client.peer().list_all_tools().await.expect("list tools");
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert!(names.contains(&"echo") && names.contains(&"get-sum"), "tools: {names:?}");
+    assert!(
+        names.contains(&"echo") && names.contains(&"get-sum"),
+        "tools: {names:?}"
+    );
 
-    let echoed = client.peer().call_tool(echo_params("hi")).await.expect("echo");
+    let echoed = client
+        .peer()
+        .call_tool(echo_params("hi"))
+        .await
+        .expect("echo");
     assert_eq!(text_of(&echoed), "Echo: hi");
 
     let sum = client
         .peer()
-        .call_tool(CallToolRequestParams::new("get-sum").with_arguments(json!({"a": 2, "b": 3}).as_object().unwrap().clone()))
+        .call_tool(
+            CallToolRequestParams::new("get-sum")
+                .with_arguments(json!({"a": 2, "b": 3}).as_object().unwrap().clone()),
+        )
         .await
         .expect("get-sum");
     let text = text_of(&sum);
@@ -146,8 +164,14 @@ async fn a_refused_port_fails_at_once() {
     let error = connect(&url).await.expect_err("nothing listens there");
     assert!(matches!(error, SseTransportError::Connect(_)), "{error:?}");
     let text = error.to_string();
-    assert!(text.starts_with("could not open the event stream"), "{text}");
-    assert!(!text.contains("127.0.0.1"), "errors do not repeat the URL: {text}");
+    assert!(
+        text.starts_with("could not open the event stream"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("127.0.0.1"),
+        "errors do not repeat the URL: {text}"
+    );
 }
 
 #[tokio::test]
@@ -165,7 +189,11 @@ async fn a_wrong_path_reports_the_status() {
 async fn the_session_ends_when_the_server_dies() {
     let mut server = Everything::start().await;
     let client = ().serve(connect(&server.url()).await.expect("connect")).await.expect("handshake");
-    client.peer().call_tool(echo_params("still here")).await.expect("echo before the kill");
+    client
+        .peer()
+        .call_tool(echo_params("still here"))
+        .await
+        .expect("echo before the kill");
 
     server.kill();
     let quit = tokio::time::timeout(PROMPTLY, client.waiting())
@@ -187,7 +215,9 @@ async fn close_stops_the_reader_and_later_sends_fail() {
         .await
         .expect("receive returns after close");
     assert!(next.is_none());
-    let error = Transport::<RoleClient>::send(&mut transport, initialized()).await.expect_err("closed");
+    let error = Transport::<RoleClient>::send(&mut transport, initialized())
+        .await
+        .expect_err("closed");
     assert!(matches!(error, SseTransportError::Closed), "{error:?}");
 }
 
@@ -203,7 +233,9 @@ async fn fake_server(answers: Vec<&'static str>) -> (u16, mpsc::UnboundedReceive
     tokio::spawn(async move {
         let mut open = Vec::new();
         for answer in answers {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             let mut head = Vec::new();
             let mut byte = [0u8; 1];
             while !head.ends_with(b"\r\n\r\n") {
@@ -232,7 +264,8 @@ fn with_api_key() -> HeaderMap {
 }
 
 fn initialized() -> ClientJsonRpcMessage {
-    serde_json::from_value(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).unwrap()
+    serde_json::from_value(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .unwrap()
 }
 
 const ENDPOINT_EVENT: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\r\n\
@@ -245,17 +278,26 @@ async fn unauthorized_is_its_own_error_with_the_challenge() {
     ])
     .await;
     let url = format!("http://127.0.0.1:{port}/sse");
-    let error = SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key()).await.expect_err("401");
+    let error = SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key())
+        .await
+        .expect_err("401");
     match error {
         SseTransportError::Unauthorized { www_authenticate } => {
-            assert!(www_authenticate.unwrap().starts_with("Bearer resource_metadata="));
+            assert!(
+                www_authenticate
+                    .unwrap()
+                    .starts_with("Bearer resource_metadata=")
+            );
         }
         other => panic!("expected Unauthorized, got {other:?}"),
     }
     let head = heads.recv().await.unwrap();
     assert!(head.starts_with("get /sse "), "{head}");
     assert!(head.contains("accept: text/event-stream"), "{head}");
-    assert!(head.contains("x-api-key: sekrit"), "custom headers go with the GET: {head}");
+    assert!(
+        head.contains("x-api-key: sekrit"),
+        "custom headers go with the GET: {head}"
+    );
 }
 
 #[tokio::test]
@@ -264,7 +306,9 @@ async fn a_page_that_is_not_an_event_stream_is_refused() {
         "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 13\r\nconnection: close\r\n\r\n<html></html>",
     ])
     .await;
-    let error = connect(&format!("http://127.0.0.1:{port}/sse")).await.expect_err("html");
+    let error = connect(&format!("http://127.0.0.1:{port}/sse"))
+        .await
+        .expect_err("html");
     assert!(
         matches!(&error, SseTransportError::NotEventStream { content_type: Some(ct) } if ct == "text/html"),
         "{error:?}"
@@ -277,7 +321,9 @@ async fn a_stream_that_ends_before_the_endpoint_is_an_error() {
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n: just a comment\n\nevent: ping\ndata: 1\n\n",
     ])
     .await;
-    let error = connect(&format!("http://127.0.0.1:{port}/sse")).await.expect_err("no endpoint");
+    let error = connect(&format!("http://127.0.0.1:{port}/sse"))
+        .await
+        .expect_err("no endpoint");
     assert!(matches!(error, SseTransportError::NoEndpoint), "{error:?}");
 }
 
@@ -287,9 +333,14 @@ async fn an_endpoint_on_another_origin_is_refused() {
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\nevent: endpoint\ndata: http://127.0.0.2:9/steal?sessionId=1\n\n",
     ])
     .await;
-    let error = connect(&format!("http://127.0.0.1:{port}/sse")).await.expect_err("foreign endpoint");
+    let error = connect(&format!("http://127.0.0.1:{port}/sse"))
+        .await
+        .expect_err("foreign endpoint");
     match error {
-        SseTransportError::ForeignEndpoint { endpoint_origin, stream_origin } => {
+        SseTransportError::ForeignEndpoint {
+            endpoint_origin,
+            stream_origin,
+        } => {
             assert_eq!(endpoint_origin, "http://127.0.0.2:9");
             assert_eq!(stream_origin, format!("http://127.0.0.1:{port}"));
         }
@@ -307,16 +358,25 @@ async fn messages_are_posted_to_the_endpoint_with_the_headers() {
     ])
     .await;
     let url = format!("http://127.0.0.1:{port}/sse");
-    let mut transport = SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key()).await.expect("connect");
+    let mut transport = SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key())
+        .await
+        .expect("connect");
     heads.recv().await.unwrap();
 
-    Transport::<RoleClient>::send(&mut transport, initialized()).await.expect("202 is success");
+    Transport::<RoleClient>::send(&mut transport, initialized())
+        .await
+        .expect("202 is success");
     let head = heads.recv().await.unwrap();
     assert!(head.starts_with("post /message?sessionid=s1 "), "{head}");
     assert!(head.contains("content-type: application/json"), "{head}");
-    assert!(head.contains("x-api-key: sekrit"), "custom headers go with every POST: {head}");
+    assert!(
+        head.contains("x-api-key: sekrit"),
+        "custom headers go with every POST: {head}"
+    );
 
-    let error = Transport::<RoleClient>::send(&mut transport, initialized()).await.expect_err("500");
+    let error = Transport::<RoleClient>::send(&mut transport, initialized())
+        .await
+        .expect_err("500");
     match &error {
         SseTransportError::HttpStatus { status, body } => {
             assert_eq!(status.as_u16(), 500);
@@ -325,12 +385,24 @@ async fn messages_are_posted_to_the_endpoint_with_the_headers() {
         other => panic!("expected HttpStatus, got {other:?}"),
     }
 
-    let error = Transport::<RoleClient>::send(&mut transport, initialized()).await.expect_err("401");
-    assert!(matches!(error, SseTransportError::MessageUnauthorized(_)), "{error:?}");
+    let error = Transport::<RoleClient>::send(&mut transport, initialized())
+        .await
+        .expect_err("401");
+    assert!(
+        matches!(error, SseTransportError::MessageUnauthorized(_)),
+        "{error:?}"
+    );
     let source = std::error::Error::source(&error).expect("source");
-    let challenge = source.downcast_ref::<rmcp::transport::streamable_http_client::AuthRequiredError>().expect("rmcp's error");
-    assert_eq!(challenge.www_authenticate_header, "Bearer error=\"invalid_token\"");
+    let challenge = source
+        .downcast_ref::<rmcp::transport::streamable_http_client::AuthRequiredError>()
+        .expect("rmcp's error");
+    assert_eq!(
+        challenge.www_authenticate_header,
+        "Bearer error=\"invalid_token\""
+    );
 
     assert!(!format!("{transport:?}").contains("sekrit"));
-    Transport::<RoleClient>::close(&mut transport).await.expect("close");
+    Transport::<RoleClient>::close(&mut transport)
+        .await
+        .expect("close");
 }

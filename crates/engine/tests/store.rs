@@ -35,7 +35,8 @@ fn call(server: &str, id: &str, started_at_ms: i64, outcome: CallOutcome) -> Cal
         server: server.into(),
         tool: "echo".into(),
         arguments: json!({"message": id}),
-        result: (outcome == CallOutcome::Ok).then(|| json!({"content": [{"type": "text", "text": id}]})),
+        result: (outcome == CallOutcome::Ok)
+            .then(|| json!({"content": [{"type": "text", "text": id}]})),
         error: (outcome != CallOutcome::Ok).then(|| "it broke".to_string()),
         outcome,
         started_at_ms,
@@ -70,15 +71,30 @@ async fn servers_round_trip_in_insertion_order() {
     changed.enabled = false;
     store.update_server(changed.clone()).await.unwrap();
     assert_eq!(store.get_server("mike").await.unwrap(), Some(changed));
-    assert_eq!(names(&store.list_servers().await.unwrap()), ["mike", "zeta", "alpha"], "update keeps the position");
+    assert_eq!(
+        names(&store.list_servers().await.unwrap()),
+        ["mike", "zeta", "alpha"],
+        "update keeps the position"
+    );
 
-    assert!(matches!(store.update_server(stdio("ghost")).await, Err(StoreError::NotFound(n)) if n == "ghost"));
-    assert!(matches!(store.remove_server("ghost").await, Err(StoreError::NotFound(n)) if n == "ghost"));
+    assert!(
+        matches!(store.update_server(stdio("ghost")).await, Err(StoreError::NotFound(n)) if n == "ghost")
+    );
+    assert!(
+        matches!(store.remove_server("ghost").await, Err(StoreError::NotFound(n)) if n == "ghost")
+    );
 
     store.remove_server("zeta").await.unwrap();
-    assert_eq!(names(&store.list_servers().await.unwrap()), ["mike", "alpha"]);
+    assert_eq!(
+        names(&store.list_servers().await.unwrap()),
+        ["mike", "alpha"]
+    );
     store.add_servers(vec![stdio("zeta")]).await.unwrap();
-    assert_eq!(names(&store.list_servers().await.unwrap()), ["mike", "alpha", "zeta"], "re-added goes last");
+    assert_eq!(
+        names(&store.list_servers().await.unwrap()),
+        ["mike", "alpha", "zeta"],
+        "re-added goes last"
+    );
 }
 
 #[tokio::test]
@@ -88,14 +104,26 @@ async fn a_duplicate_anywhere_in_a_batch_writes_nothing() {
     store.add_servers(vec![stdio("existing")]).await.unwrap();
 
     // Twice in the same batch.
-    let err = store.add_servers(vec![stdio("a"), http("b"), stdio("a")]).await.unwrap_err();
-    assert!(matches!(&err, StoreError::Duplicate(n) if n == "a"), "{err:?}");
+    let err = store
+        .add_servers(vec![stdio("a"), http("b"), stdio("a")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Duplicate(n) if n == "a"),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("'a' already exists"), "{err}");
     assert_eq!(names(&store.list_servers().await.unwrap()), ["existing"]);
 
     // Clashing with a stored one, after new ones in the same batch.
-    let err = store.add_servers(vec![stdio("c"), http("existing")]).await.unwrap_err();
-    assert!(matches!(&err, StoreError::Duplicate(n) if n == "existing"), "{err:?}");
+    let err = store
+        .add_servers(vec![stdio("c"), http("existing")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Duplicate(n) if n == "existing"),
+        "{err:?}"
+    );
     assert_eq!(names(&store.list_servers().await.unwrap()), ["existing"]);
     assert_eq!(store.get_server("c").await.unwrap(), None);
 }
@@ -104,14 +132,29 @@ async fn a_duplicate_anywhere_in_a_batch_writes_nothing() {
 async fn an_invalid_definition_in_a_batch_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("p.db")).unwrap();
-    let bad = ServerDef::new("bad", TransportDef::Http { url: "not a url".into(), headers: BTreeMap::new() });
-    let err = store.add_servers(vec![stdio("good"), bad.clone()]).await.unwrap_err();
-    assert!(matches!(&err, StoreError::Invalid(inv) if inv.server == "bad" && inv.field == "url"), "{err:?}");
+    let bad = ServerDef::new(
+        "bad",
+        TransportDef::Http {
+            url: "not a url".into(),
+            headers: BTreeMap::new(),
+        },
+    );
+    let err = store
+        .add_servers(vec![stdio("good"), bad.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(inv) if inv.server == "bad" && inv.field == "url"),
+        "{err:?}"
+    );
     assert!(err.to_string().starts_with("server 'bad': url"), "{err}");
     assert!(store.list_servers().await.unwrap().is_empty());
 
     store.add_servers(vec![stdio("bad")]).await.unwrap();
-    assert!(matches!(store.update_server(bad).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        store.update_server(bad).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert_eq!(store.get_server("bad").await.unwrap(), Some(stdio("bad")));
 }
 
@@ -119,7 +162,10 @@ async fn an_invalid_definition_in_a_batch_writes_nothing() {
 async fn history_is_newest_first_limited_and_goes_with_its_server() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("p.db")).unwrap();
-    store.add_servers(vec![stdio("one"), stdio("two")]).await.unwrap();
+    store
+        .add_servers(vec![stdio("one"), stdio("two")])
+        .await
+        .unwrap();
 
     let calls = [
         call("one", "c1", 1_000, CallOutcome::Ok),
@@ -133,8 +179,22 @@ async fn history_is_newest_first_limited_and_goes_with_its_server() {
     }
 
     let one = store.history("one", 10).await.unwrap();
-    assert_eq!(one, [calls[4].clone(), calls[1].clone(), calls[2].clone(), calls[0].clone()]);
-    let ids: Vec<_> = store.history("one", 2).await.unwrap().into_iter().map(|c| c.call_id).collect();
+    assert_eq!(
+        one,
+        [
+            calls[4].clone(),
+            calls[1].clone(),
+            calls[2].clone(),
+            calls[0].clone()
+        ]
+    );
+    let ids: Vec<_> = store
+        .history("one", 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.call_id)
+        .collect();
     assert_eq!(ids, ["c5", "c2"]);
     assert!(store.history("one", 0).await.unwrap().is_empty());
     assert!(store.history("nobody", 10).await.unwrap().is_empty());
@@ -150,22 +210,39 @@ async fn reopening_keeps_data_and_schema_version() {
     let path = dir.path().join("p.db");
     {
         let store = Store::open(&path).unwrap();
-        store.add_servers(vec![stdio("kept"), http("also")]).await.unwrap();
-        store.record_call(call("kept", "c1", 1, CallOutcome::Ok)).await.unwrap();
+        store
+            .add_servers(vec![stdio("kept"), http("also")])
+            .await
+            .unwrap();
+        store
+            .record_call(call("kept", "c1", 1, CallOutcome::Ok))
+            .await
+            .unwrap();
     }
     let version = |path: &std::path::Path| -> i64 {
-        rusqlite::Connection::open(path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
     };
     let before = version(&path);
     assert!(before >= 1);
 
     let store = Store::open(&path).unwrap();
     assert_eq!(version(&path), before, "reopening runs no migration again");
-    assert_eq!(store.list_servers().await.unwrap(), [stdio("kept"), http("also")]);
-    assert_eq!(store.history("kept", 5).await.unwrap(), [call("kept", "c1", 1, CallOutcome::Ok)]);
+    assert_eq!(
+        store.list_servers().await.unwrap(),
+        [stdio("kept"), http("also")]
+    );
+    assert_eq!(
+        store.history("kept", 5).await.unwrap(),
+        [call("kept", "c1", 1, CallOutcome::Ok)]
+    );
 
-    let mode: String =
-        rusqlite::Connection::open(&path).unwrap().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    let mode: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -179,12 +256,17 @@ async fn two_stores_on_one_file_see_each_others_writes() {
     app.add_servers(vec![stdio("from-app")]).await.unwrap();
     assert_eq!(names(&cli.list_servers().await.unwrap()), ["from-app"]);
     cli.add_servers(vec![http("from-cli")]).await.unwrap();
-    assert_eq!(names(&app.list_servers().await.unwrap()), ["from-app", "from-cli"]);
+    assert_eq!(
+        names(&app.list_servers().await.unwrap()),
+        ["from-app", "from-cli"]
+    );
 
     let err = cli.add_servers(vec![stdio("from-app")]).await.unwrap_err();
     assert!(matches!(err, StoreError::Duplicate(_)));
 
-    cli.record_call(call("from-app", "x", 7, CallOutcome::Ok)).await.unwrap();
+    cli.record_call(call("from-app", "x", 7, CallOutcome::Ok))
+        .await
+        .unwrap();
     assert_eq!(app.history("from-app", 1).await.unwrap().len(), 1);
     app.remove_server("from-app").await.unwrap();
     assert!(cli.get_server("from-app").await.unwrap().is_none());
@@ -200,7 +282,10 @@ async fn concurrent_writers_on_one_file_all_succeed() {
     for (i, store) in stores.iter().cloned().enumerate() {
         tasks.push(tokio::spawn(async move {
             for j in 0..10 {
-                store.add_servers(vec![stdio(&format!("s{i}-{j}"))]).await.unwrap();
+                store
+                    .add_servers(vec![stdio(&format!("s{i}-{j}"))])
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -214,8 +299,11 @@ async fn concurrent_writers_on_one_file_all_succeed() {
 fn a_file_that_is_not_a_database_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.txt");
-    std::fs::write(&path, "these are my notes, not a database; there are quite a few of them here.\n".repeat(20))
-        .unwrap();
+    std::fs::write(
+        &path,
+        "these are my notes, not a database; there are quite a few of them here.\n".repeat(20),
+    )
+    .unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
     let message = err.to_string();
@@ -228,10 +316,16 @@ fn a_database_from_a_newer_patchbay_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.db");
     drop(Store::open(&path).unwrap());
-    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(matches!(err, StoreError::Migrate { .. }), "{err:?}");
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]

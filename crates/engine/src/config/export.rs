@@ -13,7 +13,12 @@ pub fn export_claude(servers: &[ServerDef]) -> Value {
     for def in servers {
         let mut entry = Map::new();
         match &def.transport {
-            TransportDef::Stdio { command, args, env, cwd } => {
+            TransportDef::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => {
                 entry.insert("command".into(), json!(command));
                 entry.insert("args".into(), json!(args));
                 if !env.is_empty() {
@@ -49,7 +54,10 @@ mod tests {
     fn shapes_each_transport() {
         let mut sse = ServerDef::new(
             "legacy",
-            TransportDef::Sse { url: "https://x.example/sse".into(), headers: BTreeMap::new() },
+            TransportDef::Sse {
+                url: "https://x.example/sse".into(),
+                headers: BTreeMap::new(),
+            },
         );
         sse.enabled = false;
         let servers = vec![

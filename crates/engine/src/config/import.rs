@@ -29,40 +29,71 @@ pub struct ImportPlan {
 
 /// Reads a Claude Desktop, Cursor or VS Code config file. Blocking (it reads the file).
 pub fn import_file(path: &Path) -> Result<ImportPlan, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io { file: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
     let lines = Lines::new(&bytes);
     let text = jsonc::to_json(&bytes).map_err(|(offset, message)| {
         let (line, column) = lines.position(offset);
-        ConfigError::Parse { file: path.to_path_buf(), line, column, field: None, message: message.into() }
+        ConfigError::Parse {
+            file: path.to_path_buf(),
+            line,
+            column,
+            field: None,
+            message: message.into(),
+        }
     })?;
     let raw = parse(path, &text, &lines)?;
 
-    let containers: Vec<(&'static str, Entries)> = [("mcpServers", raw.mcp_servers), ("servers", raw.servers)]
-        .into_iter()
-        .filter_map(|(key, entries)| entries.map(|e| (key, e)))
-        .collect();
+    let containers: Vec<(&'static str, Entries)> =
+        [("mcpServers", raw.mcp_servers), ("servers", raw.servers)]
+            .into_iter()
+            .filter_map(|(key, entries)| entries.map(|e| (key, e)))
+            .collect();
     if containers.is_empty() {
-        return Err(ConfigError::UnknownFormat { file: path.to_path_buf() });
+        return Err(ConfigError::UnknownFormat {
+            file: path.to_path_buf(),
+        });
     }
 
-    let inputs: HashMap<String, RawInput> =
-        raw.inputs.unwrap_or_default().into_iter().map(|Obj(input)| (input.id.clone(), input)).collect();
-    let mut import =
-        Import { file: path, keys: KeyIndex::build(&text), lines, inputs, warnings: Vec::new(), seen: HashMap::new() };
+    let inputs: HashMap<String, RawInput> = raw
+        .inputs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|Obj(input)| (input.id.clone(), input))
+        .collect();
+    let mut import = Import {
+        file: path,
+        keys: KeyIndex::build(&text),
+        lines,
+        inputs,
+        warnings: Vec::new(),
+        seen: HashMap::new(),
+    };
     let mut servers = Vec::new();
     for (container, Entries(entries)) in containers {
         if entries.is_empty() {
-            import.warnings.push(format!("`{container}` has no servers; nothing to import from it"));
+            import.warnings.push(format!(
+                "`{container}` has no servers; nothing to import from it"
+            ));
         }
         let mut nth_of_name: HashMap<String, usize> = HashMap::new();
         for (name, Obj(entry)) in entries {
             let nth = nth_of_name.entry(name.clone()).or_default();
-            let at = Entry { container, name: &name, nth: *nth };
+            let at = Entry {
+                container,
+                name: &name,
+                nth: *nth,
+            };
             *nth += 1;
             servers.push(import.server(&at, entry)?);
         }
     }
-    Ok(ImportPlan { servers, warnings: import.warnings })
+    Ok(ImportPlan {
+        servers,
+        warnings: import.warnings,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +129,9 @@ struct RawEntry {
 }
 
 /// The keys of [`RawEntry`]; any other key is ignored with a warning.
-const ENTRY_KEYS: &[&str] = &["type", "command", "args", "env", "envFile", "cwd", "url", "headers", "disabled"];
+const ENTRY_KEYS: &[&str] = &[
+    "type", "command", "args", "env", "envFile", "cwd", "url", "headers", "disabled",
+];
 
 #[derive(Deserialize)]
 struct RawInput {
@@ -137,7 +170,9 @@ impl<'de, T: Deserialize<'de> + Described> Deserialize<'de> for Obj<T> {
                 T::deserialize(de::value::MapAccessDeserializer::new(map))
             }
         }
-        deserializer.deserialize_map(ObjVisitor(PhantomData)).map(Obj)
+        deserializer
+            .deserialize_map(ObjVisitor(PhantomData))
+            .map(Obj)
     }
 }
 
@@ -229,7 +264,8 @@ fn parse(file: &Path, text: &[u8], lines: &Lines) -> Result<RawFile, ConfigError
         let field = (error.classify() == Category::Data && path != ".").then_some(path);
         parse_error(file, text, lines, &error, field)
     })?;
-    de.end().map_err(|e| parse_error(file, text, lines, &e, None))?;
+    de.end()
+        .map_err(|e| parse_error(file, text, lines, &e, None))?;
     Ok(raw)
 }
 
@@ -249,13 +285,22 @@ fn parse_error(
     let (line, column) = if error.classify() == Category::Eof {
         // serde_json puts an early end past the final newline (an empty line after the last);
         // point just after the last thing actually written instead.
-        let end = text.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |last| last + 1);
+        let end = text
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |last| last + 1);
         lines.position(end)
     } else {
         // serde_json says column 0 when it fails before reading the value's first byte.
         (error.line(), error.column().max(1))
     };
-    ConfigError::Parse { file: file.to_path_buf(), line, column, field, message }
+    ConfigError::Parse {
+        file: file.to_path_buf(),
+        line,
+        column,
+        field,
+        message,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +359,8 @@ impl Import<'_> {
     }
 
     fn warn(&mut self, at: &Entry, message: impl fmt::Display) {
-        self.warnings.push(format!("server '{}': {message}", at.name));
+        self.warnings
+            .push(format!("server '{}': {message}", at.name));
     }
 
     fn server(&mut self, at: &Entry, raw: RawEntry) -> Result<ServerDef, ConfigError> {
@@ -323,14 +369,19 @@ impl Import<'_> {
             return Err(self.invalid(
                 at,
                 None,
-                format!("a server named '{}' is already defined at line {first}; rename one of them", at.name),
+                format!(
+                    "a server named '{}' is already defined at line {first}; rename one of them",
+                    at.name
+                ),
             ));
         }
 
         let kind = match raw.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None => None,
             Some("stdio") => Some(Kind::Stdio),
-            Some("http" | "streamable-http" | "streamable_http" | "streamablehttp") => Some(Kind::Http),
+            Some("http" | "streamable-http" | "streamable_http" | "streamablehttp") => {
+                Some(Kind::Http)
+            }
             Some("sse") => Some(Kind::Sse),
             Some(_) => {
                 let given = raw.kind.as_deref().unwrap_or_default();
@@ -359,7 +410,11 @@ impl Import<'_> {
                 ));
             }
             (None, None, Some(Kind::Http | Kind::Sse)) => {
-                return Err(self.invalid(at, Some("url"), "is missing; a remote server needs its URL"));
+                return Err(self.invalid(
+                    at,
+                    Some("url"),
+                    "is missing; a remote server needs its URL",
+                ));
             }
             (None, None, None) => {
                 return Err(self.invalid(
@@ -369,7 +424,11 @@ impl Import<'_> {
                 ));
             }
             (Some(_), None, Some(Kind::Http | Kind::Sse)) | (None, Some(_), Some(Kind::Stdio)) => {
-                let (has, lacks) = if raw.command.is_some() { ("command", "url") } else { ("url", "command") };
+                let (has, lacks) = if raw.command.is_some() {
+                    ("command", "url")
+                } else {
+                    ("url", "command")
+                };
                 let given = raw.kind.as_deref().unwrap_or_default();
                 return Err(self.invalid(
                     at,
@@ -392,7 +451,13 @@ impl Import<'_> {
 
         let transport = if kind == Kind::Stdio {
             if raw.headers.as_ref().is_some_and(|h| !h.is_empty()) {
-                self.warn(at, format!("ignored `{}`; headers apply only to remote servers", at.field("headers")));
+                self.warn(
+                    at,
+                    format!(
+                        "ignored `{}`; headers apply only to remote servers",
+                        at.field("headers")
+                    ),
+                );
             }
             let command = raw.command.unwrap_or_default();
             self.check_variables(at, &at.field("command"), &command);
@@ -408,7 +473,10 @@ impl Import<'_> {
                         self.check_variables(at, &path, &value);
                         env.insert(key, value);
                     }
-                    None => self.warn(at, format!("ignored `{path}`: null (unset a variable) is not supported")),
+                    None => self.warn(
+                        at,
+                        format!("ignored `{path}`: null (unset a variable) is not supported"),
+                    ),
                 }
             }
             if let Some(env_file) = &raw.env_file {
@@ -422,7 +490,12 @@ impl Import<'_> {
                 self.check_variables(at, &at.field("cwd"), &cwd);
                 PathBuf::from(cwd)
             });
-            TransportDef::Stdio { command, args, env, cwd }
+            TransportDef::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            }
         } else {
             for (key, present) in [
                 ("args", raw.args.is_some()),
@@ -433,7 +506,10 @@ impl Import<'_> {
                 if present {
                     self.warn(
                         at,
-                        format!("ignored `{}`; it applies only to servers started with `command`", at.field(key)),
+                        format!(
+                            "ignored `{}`; it applies only to servers started with `command`",
+                            at.field(key)
+                        ),
                     );
                 }
             }
@@ -443,13 +519,19 @@ impl Import<'_> {
             for (key, value) in &headers {
                 self.check_variables(at, &format!("{}.{key}", at.field("headers")), value);
             }
-            if kind == Kind::Sse { TransportDef::Sse { url, headers } } else { TransportDef::Http { url, headers } }
+            if kind == Kind::Sse {
+                TransportDef::Sse { url, headers }
+            } else {
+                TransportDef::Http { url, headers }
+            }
         };
 
         let mut def = ServerDef::new(at.name, transport);
         def.enabled = !raw.disabled.unwrap_or(false);
         def.validate().map_err(|invalid| match invalid.field {
-            field @ ("command" | "env" | "url" | "headers") => self.invalid(at, Some(field), invalid.message),
+            field @ ("command" | "env" | "url" | "headers") => {
+                self.invalid(at, Some(field), invalid.message)
+            }
             other => self.invalid(at, None, format!("the server {other} {}", invalid.message)),
         })?;
         Ok(def)
@@ -459,7 +541,9 @@ impl Import<'_> {
     fn check_variables(&mut self, at: &Entry, path: &str, value: &str) {
         let mut rest = value;
         while let Some(start) = rest.find("${") {
-            let Some(len) = rest[start..].find('}') else { break };
+            let Some(len) = rest[start..].find('}') else {
+                break;
+            };
             let variable = &rest[start..start + len + 1];
             let inner = &variable[2..variable.len() - 1];
             rest = &rest[start + len + 1..];
@@ -467,8 +551,14 @@ impl Import<'_> {
                 match self.inputs.get(id) {
                     Some(input) => {
                         let what = input.description.as_deref().unwrap_or(id);
-                        let secret = if input.password == Some(true) { ", a secret" } else { "" };
-                        format!("the input \"{what}\"{secret}, which VS Code asks for when it starts the server")
+                        let secret = if input.password == Some(true) {
+                            ", a secret"
+                        } else {
+                            ""
+                        };
+                        format!(
+                            "the input \"{what}\"{secret}, which VS Code asks for when it starts the server"
+                        )
                     }
                     None => format!("the input \"{id}\", which is not declared in `inputs`"),
                 }
@@ -488,7 +578,12 @@ impl Import<'_> {
 fn url_path_ends_in_sse(url: &str) -> bool {
     match url::Url::parse(url) {
         Ok(parsed) => parsed.path().trim_end_matches('/').ends_with("/sse"),
-        Err(_) => url.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/').ends_with("/sse"),
+        Err(_) => url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .ends_with("/sse"),
     }
 }
 
@@ -502,7 +597,12 @@ impl Lines {
     fn new(text: &[u8]) -> Lines {
         Lines(
             std::iter::once(0)
-                .chain(text.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1))
+                .chain(
+                    text.iter()
+                        .enumerate()
+                        .filter(|(_, b)| **b == b'\n')
+                        .map(|(i, _)| i + 1),
+                )
                 .collect(),
         )
     }
@@ -521,19 +621,29 @@ struct KeyIndex(Vec<(Vec<String>, usize)>);
 
 impl KeyIndex {
     fn build(text: &[u8]) -> KeyIndex {
-        let mut scan = KeyScan { text, pos: 0, keys: Vec::new() };
+        let mut scan = KeyScan {
+            text,
+            pos: 0,
+            keys: Vec::new(),
+        };
         scan.value(&mut Vec::new());
         KeyIndex(scan.keys)
     }
 
     /// The offset of the `nth` key with exactly this path.
     fn find(&self, path: &[&str], nth: usize) -> Option<usize> {
-        self.0.iter().filter(|(p, _)| p.iter().map(String::as_str).eq(path.iter().copied())).nth(nth).map(|(_, o)| *o)
+        self.0
+            .iter()
+            .filter(|(p, _)| p.iter().map(String::as_str).eq(path.iter().copied()))
+            .nth(nth)
+            .map(|(_, o)| *o)
     }
 
     /// The keys directly inside the `nth` object at `path`.
     fn children(&self, path: &[&str], nth: usize) -> Vec<String> {
-        let Some(start) = self.find(path, nth) else { return Vec::new() };
+        let Some(start) = self.find(path, nth) else {
+            return Vec::new();
+        };
         let end = self.find(path, nth + 1).unwrap_or(usize::MAX);
         self.0
             .iter()
@@ -607,7 +717,11 @@ impl KeyScan<'_> {
                 self.string();
             }
             Some(_) => {
-                while self.text.get(self.pos).is_some_and(|b| !b",}] \t\r\n".contains(b)) {
+                while self
+                    .text
+                    .get(self.pos)
+                    .is_some_and(|b| !b",}] \t\r\n".contains(b))
+                {
                     self.pos += 1;
                 }
             }
@@ -645,7 +759,11 @@ mod jsonc {
     pub(super) fn to_json(input: &[u8]) -> Result<Vec<u8>, (usize, &'static str)> {
         let mut out = Vec::with_capacity(input.len());
         // `#` is not a comment in JSONC; leave it to serde_json to reject.
-        if CommentSettings::c_style().strip_comments(input).read_to_end(&mut out).is_err() {
+        if CommentSettings::c_style()
+            .strip_comments(input)
+            .read_to_end(&mut out)
+            .is_err()
+        {
             return Err(comment_error(input));
         }
         debug_assert_eq!(out.len(), input.len());
@@ -718,10 +836,18 @@ mod jsonc {
                 Ok(0) => return (input.len(), "the file ends inside a comment"),
                 Ok(_) => consumed += 1,
                 Err(_) if consumed >= input.len() => {
-                    return (input.len().saturating_sub(1), "the file ends inside a /* comment */ or after a `/`");
+                    return (
+                        input.len().saturating_sub(1),
+                        "the file ends inside a /* comment */ or after a `/`",
+                    );
                 }
                 // The byte that failed follows a `/` that starts no comment.
-                Err(_) => return (consumed.saturating_sub(1), "`/` here starts no comment (use // or /* */)"),
+                Err(_) => {
+                    return (
+                        consumed.saturating_sub(1),
+                        "`/` here starts no comment (use // or /* */)",
+                    );
+                }
             }
         }
     }

@@ -91,7 +91,10 @@ impl ServerDef {
         };
         validate_name(&self.name).map_err(|m| bad("name", m))?;
         if self.request_timeout_secs == 0 {
-            return Err(bad("request_timeout_secs", "must be at least 1 second".into()));
+            return Err(bad(
+                "request_timeout_secs",
+                "must be at least 1 second".into(),
+            ));
         }
         match &self.transport {
             TransportDef::Stdio { command, env, .. } => {
@@ -106,14 +109,20 @@ impl ServerDef {
                 let parsed = url::Url::parse(url)
                     .map_err(|e| bad("url", format!("{url:?} is not a URL ({e})")))?;
                 if !matches!(parsed.scheme(), "http" | "https") {
-                    return Err(bad("url", format!("{url:?} must start with http:// or https://")));
+                    return Err(bad(
+                        "url",
+                        format!("{url:?} must start with http:// or https://"),
+                    ));
                 }
                 for (k, v) in headers {
                     if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
                         return Err(bad("headers", format!("{k:?} is not a valid header name")));
                     }
                     if http::HeaderValue::from_str(v).is_err() {
-                        return Err(bad("headers", format!("the value of {k:?} is not a valid header value")));
+                        return Err(bad(
+                            "headers",
+                            format!("the value of {k:?} is not a valid header value"),
+                        ));
                     }
                 }
             }
@@ -171,7 +180,9 @@ pub enum ConfigError {
         field: String,
         message: String,
     },
-    #[error("{file}: no servers found; expected an `mcpServers` object (Claude Desktop, Cursor) or a `servers` object (VS Code)")]
+    #[error(
+        "{file}: no servers found; expected an `mcpServers` object (Claude Desktop, Cursor) or a `servers` object (VS Code)"
+    )]
     UnknownFormat { file: PathBuf },
 }
 
@@ -179,9 +190,10 @@ impl ServerDef {
     /// Where the server lives, for messages: its URL or its command line.
     pub fn transport_target(&self) -> String {
         match &self.transport {
-            TransportDef::Stdio { command, args, .. } => {
-                std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
-            }
+            TransportDef::Stdio { command, args, .. } => std::iter::once(command.as_str())
+                .chain(args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
             TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => url.clone(),
         }
     }

@@ -34,9 +34,17 @@ pub enum ConnectError {
     #[error("{0}")]
     Exited(String),
     #[error("server '{server}' did not answer the MCP handshake within {}s{}", after.as_secs(), hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default())]
-    Timeout { server: String, after: Duration, hint: Option<String> },
+    Timeout {
+        server: String,
+        after: Duration,
+        hint: Option<String>,
+    },
     #[error("server '{server}': cannot reach {url}: {detail}")]
-    Unreachable { server: String, url: String, detail: String },
+    Unreachable {
+        server: String,
+        url: String,
+        detail: String,
+    },
     #[error("server '{server}': the MCP handshake failed: {detail}")]
     Handshake { server: String, detail: String },
     #[error("server needs a login")]
@@ -48,7 +56,10 @@ pub enum ConnectError {
 impl ConnectError {
     /// Whether trying the same thing again later may work.
     pub fn retry_can_help(&self) -> bool {
-        !matches!(self, ConnectError::CommandNotFound { .. } | ConnectError::NeedsAuth)
+        !matches!(
+            self,
+            ConnectError::CommandNotFound { .. } | ConnectError::NeedsAuth
+        )
     }
 }
 
@@ -96,17 +107,38 @@ pub(super) async fn connect(
     };
     let name = def.name.clone();
     match &def.transport {
-        TransportDef::Stdio { command, args, env, cwd } => {
-            let spec = StdioSpec { command, args, env, cwd: cwd.as_ref() };
-            let spawned = ServerProcess::spawn(&name, spec, log.clone(), bus.clone()).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    ConnectError::CommandNotFound { server: name.clone(), command: command.clone() }
-                } else {
-                    ConnectError::Spawn { server: name.clone(), command: command.clone(), source }
-                }
-            })?;
+        TransportDef::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => {
+            let spec = StdioSpec {
+                command,
+                args,
+                env,
+                cwd: cwd.as_ref(),
+            };
+            let spawned =
+                ServerProcess::spawn(&name, spec, log.clone(), bus.clone()).map_err(|source| {
+                    if source.kind() == std::io::ErrorKind::NotFound {
+                        ConnectError::CommandNotFound {
+                            server: name.clone(),
+                            command: command.clone(),
+                        }
+                    } else {
+                        ConnectError::Spawn {
+                            server: name.clone(),
+                            command: command.clone(),
+                            source,
+                        }
+                    }
+                })?;
             let mut process = spawned.process;
-            let transport = Observed::new(AsyncRwTransport::new_client(spawned.stdout, spawned.stdin), tap);
+            let transport = Observed::new(
+                AsyncRwTransport::new_client(spawned.stdout, spawned.stdin),
+                tap,
+            );
             let outcome = handshake(transport, timeout, &cancel).await;
             match outcome {
                 Ok(connected) => Ok(connected.into_live(Some(process))),
@@ -122,7 +154,11 @@ pub(super) async fn connect(
                         .find(|l| l.starts_with("stdout (not MCP)"))
                         .map(|l| format!("it printed text that is not MCP on stdout ({l})"));
                     process.shutdown().await;
-                    Err(ConnectError::Timeout { server: name, after: timeout, hint })
+                    Err(ConnectError::Timeout {
+                        server: name,
+                        after: timeout,
+                        hint,
+                    })
                 }
                 Err(Failure::Init(e)) => {
                     // Most often the process died before answering; its status says more.
@@ -132,10 +168,18 @@ pub(super) async fn connect(
                     };
                     process.drain_stderr(Duration::from_millis(500)).await;
                     process.shutdown().await;
-                    if status.is_some() || matches!(e, ClientInitializeError::ConnectionClosed(_)) {
-                        Err(ConnectError::Exited(exit_message(&name, status, log.last_line())))
+                    if status.is_some() || matches!(*e, ClientInitializeError::ConnectionClosed(_))
+                    {
+                        Err(ConnectError::Exited(exit_message(
+                            &name,
+                            status,
+                            log.last_line(),
+                        )))
                     } else {
-                        Err(ConnectError::Handshake { server: name, detail: describe(&e) })
+                        Err(ConnectError::Handshake {
+                            server: name,
+                            detail: describe(&*e),
+                        })
                     }
                 }
             }
@@ -143,8 +187,14 @@ pub(super) async fn connect(
         TransportDef::Http { url, headers } => {
             let mut custom = HashMap::new();
             for (k, v) in headers {
-                let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) else {
-                    return Err(ConnectError::Handshake { server: name, detail: format!("header {k:?} is not valid") });
+                let (Ok(k), Ok(v)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    http::HeaderValue::from_str(v),
+                ) else {
+                    return Err(ConnectError::Handshake {
+                        server: name,
+                        detail: format!("header {k:?} is not valid"),
+                    });
                 };
                 custom.insert(k, v);
             }
@@ -152,7 +202,10 @@ pub(super) async fn connect(
                 .custom_headers(custom)
                 // The default of 16 would queue a 32-wide burst of calls behind itself.
                 .max_concurrent_requests(128);
-            let transport = Observed::new(StreamableHttpClientTransport::with_client(http.clone(), config), tap);
+            let transport = Observed::new(
+                StreamableHttpClientTransport::with_client(http.clone(), config),
+                tap,
+            );
             match handshake(transport, timeout, &cancel).await {
                 Ok(connected) => Ok(connected.into_live(None)),
                 Err(f) => Err(remote_failure(&name, url, timeout, f)),
@@ -161,8 +214,14 @@ pub(super) async fn connect(
         TransportDef::Sse { url, headers } => {
             let mut map = reqwest::header::HeaderMap::new();
             for (k, v) in headers {
-                let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) else {
-                    return Err(ConnectError::Handshake { server: name, detail: format!("header {k:?} is not valid") });
+                let (Ok(k), Ok(v)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    http::HeaderValue::from_str(v),
+                ) else {
+                    return Err(ConnectError::Handshake {
+                        server: name,
+                        detail: format!("header {k:?} is not valid"),
+                    });
                 };
                 map.insert(k, v);
             }
@@ -172,14 +231,28 @@ pub(super) async fn connect(
                 _ = cancel.cancelled() => return Err(ConnectError::Cancelled),
             };
             let transport = match opened {
-                Err(_) => return Err(ConnectError::Timeout { server: name, after: timeout, hint: None }),
-                Ok(Err(SseTransportError::Unauthorized { .. })) => return Err(ConnectError::NeedsAuth),
+                Err(_) => {
+                    return Err(ConnectError::Timeout {
+                        server: name,
+                        after: timeout,
+                        hint: None,
+                    });
+                }
+                Ok(Err(SseTransportError::Unauthorized { .. })) => {
+                    return Err(ConnectError::NeedsAuth);
+                }
                 Ok(Err(e)) => {
-                    return Err(ConnectError::Unreachable { server: name, url: url.clone(), detail: describe(&e) });
+                    return Err(ConnectError::Unreachable {
+                        server: name,
+                        url: url.clone(),
+                        detail: describe(&e),
+                    });
                 }
                 Ok(Ok(t)) => t,
             };
-            let remaining = timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
+            let remaining = timeout
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(1));
             match handshake(Observed::new(transport, tap), remaining, &cancel).await {
                 Ok(connected) => Ok(connected.into_live(None)),
                 Err(f) => Err(remote_failure(&name, url, timeout, f)),
@@ -191,19 +264,32 @@ pub(super) async fn connect(
 fn remote_failure(name: &str, url: &str, timeout: Duration, f: Failure) -> ConnectError {
     match f {
         Failure::Cancelled => ConnectError::Cancelled,
-        Failure::Timeout => ConnectError::Timeout { server: name.to_string(), after: timeout, hint: None },
-        Failure::Init(e) if e.is_authorization_required() || e.auth_challenge().is_some() => ConnectError::NeedsAuth,
-        Failure::Init(e @ ClientInitializeError::TransportError { .. }) => {
-            ConnectError::Unreachable { server: name.to_string(), url: url.to_string(), detail: describe(&e) }
+        Failure::Timeout => ConnectError::Timeout {
+            server: name.to_string(),
+            after: timeout,
+            hint: None,
+        },
+        Failure::Init(e) if e.is_authorization_required() || e.auth_challenge().is_some() => {
+            ConnectError::NeedsAuth
         }
-        Failure::Init(e) => ConnectError::Handshake { server: name.to_string(), detail: describe(&e) },
+        Failure::Init(e) if matches!(*e, ClientInitializeError::TransportError { .. }) => {
+            ConnectError::Unreachable {
+                server: name.to_string(),
+                url: url.to_string(),
+                detail: describe(&*e),
+            }
+        }
+        Failure::Init(e) => ConnectError::Handshake {
+            server: name.to_string(),
+            detail: describe(&*e),
+        },
     }
 }
 
 enum Failure {
     Cancelled,
     Timeout,
-    Init(ClientInitializeError),
+    Init(Box<ClientInitializeError>),
 }
 
 /// A finished handshake, before the actor takes it over.
@@ -226,14 +312,18 @@ impl Connected {
 }
 
 /// `initialize` over `transport`, bounded by `timeout` and abandoned on `cancel`.
-async fn handshake<T>(transport: T, timeout: Duration, cancel: &CancellationToken) -> Result<Connected, Failure>
+async fn handshake<T>(
+    transport: T,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Connected, Failure>
 where
     T: Transport<rmcp::RoleClient> + 'static,
 {
     tokio::select! {
         r = tokio::time::timeout(timeout, PatchbayClient.serve(transport)) => match r {
             Ok(Ok(service)) => Ok(Connected { service }),
-            Ok(Err(e)) => Err(Failure::Init(e)),
+            Ok(Err(e)) => Err(Failure::Init(Box::new(e))),
             Err(_) => Err(Failure::Timeout),
         },
         _ = cancel.cancelled() => Err(Failure::Cancelled),

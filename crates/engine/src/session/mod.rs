@@ -96,7 +96,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn spawn(def: ServerDef, bus: EventBus, timings: SessionTimings, http: reqwest::Client) -> Arc<Session> {
+    pub fn spawn(
+        def: ServerDef,
+        bus: EventBus,
+        timings: SessionTimings,
+        http: reqwest::Client,
+    ) -> Arc<Session> {
         let (commands, rx) = mpsc::unbounded_channel();
         let (snap_tx, snapshot) = watch::channel(Snapshot {
             state: ServerState::Disconnected,
@@ -123,7 +128,13 @@ impl Session {
         };
         let span = tracing::info_span!("session", server = %def.name);
         tokio::spawn(tracing::Instrument::instrument(actor.run(), span));
-        Arc::new(Session { name: def.name, commands, snapshot, calls, log })
+        Arc::new(Session {
+            name: def.name,
+            commands,
+            snapshot,
+            calls,
+            log,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -210,10 +221,17 @@ impl Session {
                         }
                     }
                     ServerState::Connecting => {}
-                    ServerState::Disconnected => return Err(Unavailable::NotConnected(self.name.clone())),
-                    ServerState::NeedsAuth => return Err(Unavailable::NeedsAuth(self.name.clone())),
+                    ServerState::Disconnected => {
+                        return Err(Unavailable::NotConnected(self.name.clone()));
+                    }
+                    ServerState::NeedsAuth => {
+                        return Err(Unavailable::NeedsAuth(self.name.clone()));
+                    }
                     ServerState::Error { message, .. } => {
-                        return Err(Unavailable::Failed { server: self.name.clone(), message: message.clone() });
+                        return Err(Unavailable::Failed {
+                            server: self.name.clone(),
+                            message: message.clone(),
+                        });
                     }
                 }
             }
@@ -228,8 +246,14 @@ impl Session {
     /// What to tell a caller whose request died with the connection.
     pub(crate) fn lost_message(&self) -> String {
         match self.log.last_line() {
-            Some(line) => format!("lost the connection to server '{}' during the call (last output: {line})", self.name),
-            None => format!("lost the connection to server '{}' during the call", self.name),
+            Some(line) => format!(
+                "lost the connection to server '{}' during the call (last output: {line})",
+                self.name
+            ),
+            None => format!(
+                "lost the connection to server '{}' during the call",
+                self.name
+            ),
         }
     }
 }
@@ -346,7 +370,13 @@ impl Actor {
             Some(Command::Suspect) => {
                 let peer = self.live.as_ref().expect("live").peer.clone();
                 let alive = matches!(
-                    tokio::time::timeout(self.timings.ping_timeout, peer.send_request(rmcp::model::ClientRequest::PingRequest(Default::default()))).await,
+                    tokio::time::timeout(
+                        self.timings.ping_timeout,
+                        peer.send_request(rmcp::model::ClientRequest::PingRequest(
+                            Default::default()
+                        ))
+                    )
+                    .await,
                     Ok(Ok(_))
                 );
                 // Several failing calls queue several suspicions; one check answers them all.
@@ -398,7 +428,15 @@ impl Actor {
         let cancel = CancellationToken::new();
         let mut stop_request: Option<Command> = None;
         let outcome = {
-            let attempt = connect(&self.def, &self.bus, &self.log, &self.calls, &self.http, self.timings.connect_timeout, cancel.clone());
+            let attempt = connect(
+                &self.def,
+                &self.bus,
+                &self.log,
+                &self.calls,
+                &self.http,
+                self.timings.connect_timeout,
+                cancel.clone(),
+            );
             tokio::pin!(attempt);
             loop {
                 tokio::select! {
@@ -464,7 +502,14 @@ impl Actor {
             self.retry_at = None;
             None
         };
-        self.set_state(ServerState::Error { message, retry_at_ms }, None, None);
+        self.set_state(
+            ServerState::Error {
+                message,
+                retry_at_ms,
+            },
+            None,
+            None,
+        );
     }
 
     /// Closes a connection on purpose: the service first (which closes the server's stdin), then
@@ -505,7 +550,10 @@ impl Actor {
                 process.shutdown().await;
                 connect::exit_message(name, status, self.log.last_line())
             }
-            None => format!("lost the connection to server '{name}' ({})", self.def.transport_target()),
+            None => format!(
+                "lost the connection to server '{name}' ({})",
+                self.def.transport_target()
+            ),
         }
     }
 
@@ -531,10 +579,16 @@ impl Actor {
                 None => {}
             }
         });
-        self.bus.publish(Event::State { server: self.def.name.clone(), state });
+        self.bus.publish(Event::State {
+            server: self.def.name.clone(),
+            state,
+        });
     }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }

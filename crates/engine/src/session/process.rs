@@ -102,21 +102,32 @@ impl ServerProcess {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     log.push(line.clone());
-                    bus.publish(Event::ServerOutput { server: server.clone(), line });
+                    bus.publish(Event::ServerOutput {
+                        server: server.clone(),
+                        line,
+                    });
                 }
             })
         });
         let stdout = StdoutTap::new(stdout, server.to_string(), log, bus);
-        Ok(SpawnedServer { process: ServerProcess { child, pid, stderr_reader }, stdout, stdin })
+        Ok(SpawnedServer {
+            process: ServerProcess {
+                child,
+                pid,
+                stderr_reader,
+            },
+            stdout,
+            stdin,
+        })
     }
 
     /// Waits (briefly) until everything the process wrote to stderr is in the log, so an error
     /// message can quote its last words. Bounded: a grandchild may hold stderr open.
     pub async fn drain_stderr(&mut self, within: Duration) {
-        if let Some(reader) = self.stderr_reader.as_mut() {
-            if tokio::time::timeout(within, reader).await.is_ok() {
-                self.stderr_reader = None;
-            }
+        if let Some(reader) = self.stderr_reader.as_mut()
+            && tokio::time::timeout(within, reader).await.is_ok()
+        {
+            self.stderr_reader = None;
         }
     }
 
@@ -127,7 +138,10 @@ impl ServerProcess {
 
     /// Waits a little for the process to exit by itself (its stdin is closed by then).
     pub async fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        tokio::time::timeout(within, self.child.wait()).await.ok().and_then(Result::ok)
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 
     /// The MCP stdio shutdown: the caller has closed stdin; then SIGTERM, then SIGKILL, each to
@@ -175,7 +189,13 @@ pub struct StdoutTap<R> {
 
 impl<R> StdoutTap<R> {
     fn new(inner: R, server: String, log: ServerLog, bus: EventBus) -> Self {
-        StdoutTap { inner, partial: Vec::new(), server, log, bus }
+        StdoutTap {
+            inner,
+            partial: Vec::new(),
+            server,
+            log,
+            bus,
+        }
     }
 
     fn scan(&mut self, bytes: &[u8]) {
@@ -186,7 +206,10 @@ impl<R> StdoutTap<R> {
                 if !line.is_empty() && !line.starts_with('{') && !line.starts_with('[') {
                     let line = format!("stdout (not MCP): {line}");
                     self.log.push(line.clone());
-                    self.bus.publish(Event::ServerOutput { server: self.server.clone(), line });
+                    self.bus.publish(Event::ServerOutput {
+                        server: self.server.clone(),
+                        line,
+                    });
                 }
             } else if self.partial.len() < 1024 {
                 // Only the start of a line is needed to tell JSON from text.

@@ -73,13 +73,21 @@ struct Row {
 impl Row {
     fn decode(self) -> Result<CallRecord, StoreError> {
         let json = |what: &str, text: &str| {
-            serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what} of call {}: {e}", self.call_id)))
+            serde_json::from_str(text)
+                .map_err(|e| StoreError::Corrupt(format!("{what} of call {}: {e}", self.call_id)))
         };
         Ok(CallRecord {
             arguments: json("arguments", &self.arguments)?,
-            result: self.result.as_deref().map(|t| json("result", t)).transpose()?,
+            result: self
+                .result
+                .as_deref()
+                .map(|t| json("result", t))
+                .transpose()?,
             outcome: CallOutcome::parse(&self.outcome).ok_or_else(|| {
-                StoreError::Corrupt(format!("call {} has an unknown outcome {:?}", self.call_id, self.outcome))
+                StoreError::Corrupt(format!(
+                    "call {} has an unknown outcome {:?}",
+                    self.call_id, self.outcome
+                ))
             })?,
             duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
             started_at_ms: self.started_at_ms,

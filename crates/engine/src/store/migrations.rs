@@ -44,14 +44,18 @@ mod tests {
 
     #[test]
     fn migrations_are_valid() {
-        migrations().validate().expect("every migration applies to an empty database");
+        migrations()
+            .validate()
+            .expect("every migration applies to an empty database");
     }
 
     #[test]
     fn latest_matches_the_list() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrations().to_latest(&mut conn).unwrap();
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(version, LATEST);
     }
 }

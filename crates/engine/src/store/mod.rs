@@ -46,9 +46,15 @@ impl CallOutcome {
     }
 
     fn parse(text: &str) -> Option<CallOutcome> {
-        [CallOutcome::Ok, CallOutcome::ToolError, CallOutcome::Failed, CallOutcome::Cancelled, CallOutcome::TimedOut]
-            .into_iter()
-            .find(|o| o.as_str() == text)
+        [
+            CallOutcome::Ok,
+            CallOutcome::ToolError,
+            CallOutcome::Failed,
+            CallOutcome::Cancelled,
+            CallOutcome::TimedOut,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
     }
 }
 
@@ -117,23 +123,38 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir { path: shown.clone(), source })?;
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: shown.clone(),
+                source,
+            })?;
         }
-        let open_err = |source| StoreError::Open { path: shown.clone(), source };
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        };
         let mut conn = Connection::open(path).map_err(open_err)?;
         // Two processes (the app and the CLI) share the file: wait for each other's writes.
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // The first statement that reads the file: a file that is not a database fails here.
-        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(open_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %shown, mode, "database is not in WAL mode; the app and the CLI may wait on each other");
         }
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
         migrations::migrations()
             .to_latest(&mut conn)
-            .map_err(|e| StoreError::Migrate { path: shown.clone(), message: e.to_string() })?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+            .map_err(|e| StoreError::Migrate {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `work` on the blocking pool with the connection.
@@ -157,7 +178,10 @@ impl Store {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 fn encode_def(def: &ServerDef) -> String {
@@ -165,7 +189,8 @@ fn encode_def(def: &ServerDef) -> String {
 }
 
 fn decode_def(name: &str, text: &str) -> Result<ServerDef, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("definition of server '{name}': {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("definition of server '{name}': {e}")))
 }
 
 #[cfg(test)]
@@ -182,7 +207,10 @@ mod tests {
             CallOutcome::TimedOut,
         ] {
             assert_eq!(CallOutcome::parse(o.as_str()), Some(o));
-            assert_eq!(serde_json::to_value(o).unwrap(), serde_json::Value::String(o.as_str().into()));
+            assert_eq!(
+                serde_json::to_value(o).unwrap(),
+                serde_json::Value::String(o.as_str().into())
+            );
         }
         assert_eq!(CallOutcome::parse("nope"), None);
     }

@@ -9,8 +9,10 @@ impl Store {
     /// Every server, in the order they were added.
     pub async fn list_servers(&self) -> Result<Vec<ServerDef>, StoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare("SELECT name, definition FROM servers ORDER BY position, name")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut stmt =
+                c.prepare("SELECT name, definition FROM servers ORDER BY position, name")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             rows.map(|row| {
                 let (name, def) = row?;
                 decode_def(&name, &def)
@@ -23,10 +25,14 @@ impl Store {
     pub async fn get_server(&self, name: &str) -> Result<Option<ServerDef>, StoreError> {
         let name = name.to_string();
         self.with(move |c| {
-            c.query_row("SELECT definition FROM servers WHERE name = ?1", [&name], |r| r.get::<_, String>(0))
-                .optional()?
-                .map(|d| decode_def(&name, &d))
-                .transpose()
+            c.query_row(
+                "SELECT definition FROM servers WHERE name = ?1",
+                [&name],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|d| decode_def(&name, &d))
+            .transpose()
         })
         .await
     }

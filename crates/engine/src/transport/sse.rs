@@ -80,7 +80,10 @@ pub enum SseTransportError {
     #[error(
         "the server named a message endpoint on another origin ({endpoint_origin}, the stream is on {stream_origin}); refused"
     )]
-    ForeignEndpoint { endpoint_origin: String, stream_origin: String },
+    ForeignEndpoint {
+        endpoint_origin: String,
+        stream_origin: String,
+    },
     #[error("could not encode a message: {0}")]
     Encode(#[source] serde_json::Error),
     #[error("could not send a message to the server: {}", error_chain(.0))]
@@ -104,7 +107,11 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn quote_body(body: &str) -> String {
-    if body.is_empty() { String::new() } else { format!(": {body}") }
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    }
 }
 
 /// Everything a send needs; shared by all in-flight sends.
@@ -136,10 +143,15 @@ impl Poster {
         }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = www_authenticate(response.headers()).unwrap_or_default();
-            return Err(SseTransportError::MessageUnauthorized(AuthRequiredError::new(challenge)));
+            return Err(SseTransportError::MessageUnauthorized(
+                AuthRequiredError::new(challenge),
+            ));
         }
         tracing::debug!(%status, "the server refused a message");
-        Err(SseTransportError::HttpStatus { status, body: body_quote(response).await })
+        Err(SseTransportError::HttpStatus {
+            status,
+            body: body_quote(response).await,
+        })
     }
 }
 
@@ -156,7 +168,10 @@ impl fmt::Debug for SseClientTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // No headers and no query: both may carry secrets.
         f.debug_struct("SseClientTransport")
-            .field("endpoint_origin", &self.poster.endpoint.origin().ascii_serialization())
+            .field(
+                "endpoint_origin",
+                &self.poster.endpoint.origin().ascii_serialization(),
+            )
             .field("endpoint_path", &self.poster.endpoint.path())
             .field("closed", &self.stop.is_cancelled())
             .finish_non_exhaustive()
@@ -174,7 +189,9 @@ impl SseClientTransport {
     ) -> Result<Self, SseTransportError> {
         let url = Url::parse(url).map_err(|e| SseTransportError::InvalidUrl(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(SseTransportError::UnsupportedScheme(url.scheme().to_string()));
+            return Err(SseTransportError::UnsupportedScheme(
+                url.scheme().to_string(),
+            ));
         }
         let mut headers = headers;
         for value in headers.values_mut() {
@@ -186,7 +203,11 @@ impl SseClientTransport {
         }
     }
 
-    async fn open(client: reqwest::Client, url: Url, headers: HeaderMap) -> Result<Self, SseTransportError> {
+    async fn open(
+        client: reqwest::Client,
+        url: Url,
+        headers: HeaderMap,
+    ) -> Result<Self, SseTransportError> {
         let origin = url.origin().ascii_serialization();
         tracing::debug!(%origin, path = url.path(), "opening the SSE stream");
         let mut get_headers = headers.clone();
@@ -201,12 +222,20 @@ impl SseClientTransport {
 
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED {
-            return Err(SseTransportError::Unauthorized { www_authenticate: www_authenticate(response.headers()) });
+            return Err(SseTransportError::Unauthorized {
+                www_authenticate: www_authenticate(response.headers()),
+            });
         }
         if !status.is_success() {
-            return Err(SseTransportError::HttpStatus { status, body: body_quote(response).await });
+            return Err(SseTransportError::HttpStatus {
+                status,
+                body: body_quote(response).await,
+            });
         }
-        let content_type = response.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         if !content_type.as_deref().is_some_and(is_event_stream) {
             return Err(SseTransportError::NotEventStream { content_type });
         }
@@ -230,7 +259,11 @@ impl SseClientTransport {
         let stop = CancellationToken::new();
         let reader = tokio::spawn(read_events(events, early, tx, stop.clone()));
         Ok(SseClientTransport {
-            poster: Arc::new(Poster { client, endpoint, headers }),
+            poster: Arc::new(Poster {
+                client,
+                endpoint,
+                headers,
+            }),
             rx,
             _stop_on_drop: stop.clone().drop_guard(),
             stop,
@@ -317,7 +350,11 @@ async fn read_events(
 }
 
 /// Hands one message to the session; false when the transport is closed or nobody receives.
-async fn forward(tx: &mpsc::Sender<ServerJsonRpcMessage>, stop: &CancellationToken, message: ServerJsonRpcMessage) -> bool {
+async fn forward(
+    tx: &mpsc::Sender<ServerJsonRpcMessage>,
+    stop: &CancellationToken,
+    message: ServerJsonRpcMessage,
+) -> bool {
     tokio::select! {
         biased;
         _ = stop.cancelled() => false,
@@ -330,7 +367,9 @@ fn decode(sse: Sse) -> Vec<ServerJsonRpcMessage> {
     match sse.event.as_deref() {
         None | Some("message") => {}
         Some("endpoint") => {
-            tracing::warn!("ignoring a second endpoint event; the message endpoint is fixed at connect");
+            tracing::warn!(
+                "ignoring a second endpoint event; the message endpoint is fixed at connect"
+            );
             return Vec::new();
         }
         Some(other) => {
@@ -338,7 +377,9 @@ fn decode(sse: Sse) -> Vec<ServerJsonRpcMessage> {
             return Vec::new();
         }
     }
-    let Some(data) = sse.data else { return Vec::new() };
+    let Some(data) = sse.data else {
+        return Vec::new();
+    };
     let data = data.trim();
     if data.is_empty() {
         return Vec::new();
@@ -359,9 +400,13 @@ fn decode(sse: Sse) -> Vec<ServerJsonRpcMessage> {
 fn resolve_endpoint(stream_url: &Url, data: &str) -> Result<Url, SseTransportError> {
     let data = data.trim();
     if data.is_empty() {
-        return Err(SseTransportError::InvalidEndpoint("the endpoint event is empty".into()));
+        return Err(SseTransportError::InvalidEndpoint(
+            "the endpoint event is empty".into(),
+        ));
     }
-    let mut endpoint = stream_url.join(data).map_err(|e| SseTransportError::InvalidEndpoint(e.to_string()))?;
+    let mut endpoint = stream_url
+        .join(data)
+        .map_err(|e| SseTransportError::InvalidEndpoint(e.to_string()))?;
     endpoint.set_fragment(None);
     let (endpoint_origin, stream_origin) = (endpoint.origin(), stream_url.origin());
     if endpoint_origin != stream_origin || !endpoint_origin.is_tuple() {
@@ -380,11 +425,16 @@ fn resolve_endpoint(stream_url: &Url, data: &str) -> Result<Url, SseTransportErr
 
 /// Whether a Content-Type names `text/event-stream` (any parameters, any case).
 fn is_event_stream(content_type: &str) -> bool {
-    content_type.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case(EVENT_STREAM))
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(EVENT_STREAM))
 }
 
 fn www_authenticate(headers: &HeaderMap) -> Option<String> {
-    headers.get(WWW_AUTHENTICATE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    headers
+        .get(WWW_AUTHENTICATE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// The response's events, each bounded to [`MAX_EVENT_BYTES`].
@@ -393,7 +443,9 @@ fn event_stream(response: reqwest::Response) -> BoxStream<'static, Result<Sse, s
     let bytes = response.bytes_stream().map(move |chunk| match chunk {
         Ok(chunk) => match limit.observe(&chunk) {
             Ok(()) => Ok(chunk),
-            Err(()) => Err(std::io::Error::other(format!("an event exceeded {MAX_EVENT_BYTES} bytes"))),
+            Err(()) => Err(std::io::Error::other(format!(
+                "an event exceeded {MAX_EVENT_BYTES} bytes"
+            ))),
         },
         Err(e) => Err(std::io::Error::other(e.without_url())),
     });
@@ -410,7 +462,12 @@ struct EventSizeLimit {
 
 impl EventSizeLimit {
     fn new(max: usize) -> Self {
-        EventSizeLimit { max, event: 0, line: 0, after_cr: false }
+        EventSizeLimit {
+            max,
+            event: 0,
+            line: 0,
+            after_cr: false,
+        }
     }
 
     fn observe(&mut self, chunk: &[u8]) -> Result<(), ()> {
@@ -420,7 +477,11 @@ impl EventSizeLimit {
                 b'\n' if after_cr => {}
                 b'\r' | b'\n' => {
                     // A blank line ends the event.
-                    self.event = if self.line == 0 { 0 } else { self.event + self.line + 1 };
+                    self.event = if self.line == 0 {
+                        0
+                    } else {
+                        self.event + self.line + 1
+                    };
                     self.line = 0;
                 }
                 _ => self.line += 1,
@@ -438,7 +499,9 @@ async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while body.len() < limit {
         match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
+            }
             _ => break,
         }
     }
@@ -467,9 +530,15 @@ mod tests {
     #[test]
     fn relative_endpoint_resolves_against_the_stream_url() {
         let endpoint = resolve_endpoint(&base(), " /message?sessionId=abc\n").unwrap();
-        assert_eq!(endpoint.as_str(), "http://127.0.0.1:3001/message?sessionId=abc");
+        assert_eq!(
+            endpoint.as_str(),
+            "http://127.0.0.1:3001/message?sessionId=abc"
+        );
         let endpoint = resolve_endpoint(&base(), "messages/?session_id=1").unwrap();
-        assert_eq!(endpoint.as_str(), "http://127.0.0.1:3001/messages/?session_id=1");
+        assert_eq!(
+            endpoint.as_str(),
+            "http://127.0.0.1:3001/messages/?session_id=1"
+        );
         let endpoint = resolve_endpoint(&base(), "http://127.0.0.1:3001/m#frag").unwrap();
         assert_eq!(endpoint.as_str(), "http://127.0.0.1:3001/m");
     }
@@ -485,9 +554,15 @@ mod tests {
             "data:text/plain,hi",
         ] {
             let refused = resolve_endpoint(&base(), foreign);
-            assert!(matches!(refused, Err(SseTransportError::ForeignEndpoint { .. })), "{foreign}: {refused:?}");
+            assert!(
+                matches!(refused, Err(SseTransportError::ForeignEndpoint { .. })),
+                "{foreign}: {refused:?}"
+            );
         }
-        assert!(matches!(resolve_endpoint(&base(), "  "), Err(SseTransportError::InvalidEndpoint(_))));
+        assert!(matches!(
+            resolve_endpoint(&base(), "  "),
+            Err(SseTransportError::InvalidEndpoint(_))
+        ));
         // The default port is the same origin.
         let https = Url::parse("https://example.com/sse").unwrap();
         assert!(resolve_endpoint(&https, "https://example.com:443/messages").is_ok());
@@ -504,9 +579,15 @@ mod tests {
     #[test]
     fn decode_skips_what_is_not_a_message() {
         let message = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
-        assert_eq!(decode(Sse::default().event("message").data(message)).len(), 1);
+        assert_eq!(
+            decode(Sse::default().event("message").data(message)).len(),
+            1
+        );
         assert_eq!(decode(Sse::default().data(message)).len(), 1);
-        assert_eq!(decode(Sse::default().data(format!("[{message},{message}]"))).len(), 2);
+        assert_eq!(
+            decode(Sse::default().data(format!("[{message},{message}]"))).len(),
+            2
+        );
         assert!(decode(Sse::default().event("ping").data(message)).is_empty());
         assert!(decode(Sse::default().event("endpoint").data("/elsewhere")).is_empty());
         assert!(decode(Sse::default().data("not json")).is_empty());
@@ -527,7 +608,13 @@ mod tests {
 
     #[test]
     fn error_messages_carry_no_urls() {
-        let e = SseTransportError::HttpStatus { status: StatusCode::NOT_FOUND, body: "Cannot GET /nope".into() };
-        assert_eq!(e.to_string(), "the server answered HTTP 404 Not Found: Cannot GET /nope");
+        let e = SseTransportError::HttpStatus {
+            status: StatusCode::NOT_FOUND,
+            body: "Cannot GET /nope".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the server answered HTTP 404 Not Found: Cannot GET /nope"
+        );
     }
 }

@@ -53,15 +53,31 @@ pub fn stdio_def(name: &str, marker: &str) -> ServerDef {
 }
 
 pub fn http_def(name: &str, url: &str) -> ServerDef {
-    ServerDef::new(name, TransportDef::Http { url: url.into(), headers: Default::default() })
+    ServerDef::new(
+        name,
+        TransportDef::Http {
+            url: url.into(),
+            headers: Default::default(),
+        },
+    )
 }
 
 pub fn sse_def(name: &str, url: &str) -> ServerDef {
-    ServerDef::new(name, TransportDef::Sse { url: url.into(), headers: Default::default() })
+    ServerDef::new(
+        name,
+        TransportDef::Sse {
+            url: url.into(),
+            headers: Default::default(),
+        },
+    )
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// server-everything listening on loopback; killed when dropped.
@@ -87,12 +103,14 @@ impl HttpPeer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start server-everything");
+        let mut peer = HttpPeer { child, port, mode };
         for _ in 0..300 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return HttpPeer { child, port, mode };
+                return peer;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        peer.kill();
         panic!("server-everything ({mode}) did not listen on port {port}");
     }
 
@@ -119,7 +137,10 @@ pub async fn hub(dir: &tempfile::TempDir) -> Hub {
     let mut options = HubOptions::new(dir.path());
     options.timings = SessionTimings {
         connect_timeout: Duration::from_secs(20),
-        backoff: Backoff { base: Duration::from_millis(200), cap: Duration::from_secs(2) },
+        backoff: Backoff {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(2),
+        },
         ping_timeout: Duration::from_secs(2),
     };
     Hub::open(options).await.expect("open hub")
@@ -154,11 +175,13 @@ pub fn processes_with_marker(marker: &str) -> Vec<u32> {
     let mut found = Vec::new();
     let needle = format!("PATCHBAY_TEST_MARKER={marker}");
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        if let Ok(env) = std::fs::read(entry.path().join("environ")) {
-            if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-                found.push(pid);
-            }
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(env) = std::fs::read(entry.path().join("environ"))
+            && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+        {
+            found.push(pid);
         }
     }
     found
@@ -169,12 +192,20 @@ pub fn zombie_children() -> Vec<u32> {
     let me = std::process::id();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         // pid (comm) state ppid ...; comm may contain spaces, so split after the last ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.first() == Some(&"Z") && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+        if fields.first() == Some(&"Z")
+            && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me)
+        {
             found.push(pid);
         }
     }
