@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use patchbay_engine::TransportDef;
 use patchbay_engine::config::ServerDef;
-use patchbay_engine::store::{CallOutcome, CallRecord, Store, StoreError};
+use patchbay_engine::store::{
+    CallOutcome, CallRecord, CredentialKey, Expected, Lease, Store, StoreError,
+};
 use serde_json::json;
 
 fn stdio(name: &str) -> ServerDef {
@@ -334,4 +336,130 @@ fn a_folder_in_the_way_is_a_clear_error() {
     std::fs::write(dir.path().join("file"), "x").unwrap();
     let err = Store::open(&dir.path().join("file/p.db")).unwrap_err();
     assert!(matches!(err, StoreError::CreateDir { .. }), "{err:?}");
+}
+
+fn cred_key(server: &str, client: &str) -> CredentialKey {
+    CredentialKey {
+        server: server.into(),
+        issuer: "https://as.example".into(),
+        client_id: client.into(),
+        resource: "https://mcp.example/mcp".into(),
+    }
+}
+
+#[tokio::test]
+async fn credential_writes_are_compare_and_swap_on_the_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).unwrap();
+    let key = cred_key("remote", "c1");
+    let meta = serde_json::json!({"n": 1});
+
+    let v1 = store
+        .put_credential(&key, Expected::Any, b"one".to_vec(), meta.clone())
+        .await
+        .unwrap();
+    let v2 = store
+        .put_credential(&key, Expected::Version(v1), b"two".to_vec(), meta.clone())
+        .await
+        .unwrap();
+    assert!(v2 > v1);
+    // A second writer that also read v1 loses and writes nothing.
+    let err = store
+        .put_credential(&key, Expected::Version(v1), b"late".to_vec(), meta.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { current: Some(v) } if v == v2),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.credential(&key).await.unwrap().unwrap().sealed,
+        b"two"
+    );
+
+    // Versions keep growing across a logout, so a refresh that read the old row cannot match
+    // a new login's row.
+    assert_eq!(store.delete_credentials("remote").await.unwrap(), 1);
+    let v3 = store
+        .put_credential(&key, Expected::Any, b"three".to_vec(), meta.clone())
+        .await
+        .unwrap();
+    assert!(v3 > v2);
+    assert!(matches!(
+        store
+            .put_credential(&key, Expected::Version(v2), b"x".to_vec(), meta.clone())
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+
+    // A login under another client id replaces the server's credential.
+    let other = cred_key("remote", "c2");
+    let v4 = store
+        .put_credential(&other, Expected::Any, b"four".to_vec(), meta.clone())
+        .await
+        .unwrap();
+    assert!(store.credential(&key).await.unwrap().is_none());
+    let current = store.credential_for("remote").await.unwrap().unwrap();
+    assert_eq!((current.key, current.version), (other, v4));
+
+    // Removing the server removes its credentials.
+    store.add_servers(vec![http("remote")]).await.unwrap();
+    store.remove_server("remote").await.unwrap();
+    assert!(store.credential_for("remote").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn one_holder_at_a_time_gets_the_refresh_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let (app, cli) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    let key = cred_key("remote", "c1");
+    let v = app
+        .put_credential(&key, Expected::Any, b"t".to_vec(), serde_json::json!({}))
+        .await
+        .unwrap();
+    let later = i64::MAX / 2;
+
+    assert_eq!(
+        app.try_lease(&key, v, "app", later).await.unwrap(),
+        Lease::Granted
+    );
+    assert_eq!(
+        cli.try_lease(&key, v, "cli", later).await.unwrap(),
+        Lease::Held { until_ms: later }
+    );
+    // Re-entrant for the holder; free again once released.
+    assert_eq!(
+        app.try_lease(&key, v, "app", later).await.unwrap(),
+        Lease::Granted
+    );
+    app.release_lease(&key, "app").await.unwrap();
+    assert_eq!(
+        cli.try_lease(&key, v, "cli", later).await.unwrap(),
+        Lease::Granted
+    );
+
+    // The holder's write clears the lease; a waiter then sees the row has moved on.
+    let v2 = cli
+        .put_credential(
+            &key,
+            Expected::Version(v),
+            b"t2".to_vec(),
+            serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+    match app.try_lease(&key, v, "app", later).await.unwrap() {
+        Lease::Changed(Some(row)) => assert_eq!((row.version, row.sealed), (v2, b"t2".to_vec())),
+        other => panic!("expected Changed, got {other:?}"),
+    }
+    // An expired lease is taken over (its holder died mid-refresh).
+    assert_eq!(
+        cli.try_lease(&key, v2, "cli", 1).await.unwrap(),
+        Lease::Granted
+    );
+    assert_eq!(
+        app.try_lease(&key, v2, "app", later).await.unwrap(),
+        Lease::Granted
+    );
 }

@@ -31,12 +31,34 @@ pub(super) fn migrations() -> Migrations<'static> {
             );
             CREATE INDEX call_history_by_server ON call_history (server, started_at_ms DESC);",
         ),
+        // 2: OAuth credentials, sealed under the vault key; a version for compare-and-swap and a
+        // lease so that one process at a time redeems a refresh token.
+        M::up(
+            "CREATE TABLE credentials (
+                server TEXT NOT NULL,
+                issuer TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                version INTEGER NOT NULL,          -- bumped by every write; CAS compares it
+                sealed BLOB NOT NULL,              -- the tokens, sealed (see vault.rs)
+                meta TEXT NOT NULL,                -- JSON, no secrets: endpoints, expiry, scopes
+                lease_holder TEXT,                 -- who is refreshing right now, if anyone
+                lease_until_ms INTEGER,
+                updated_at_ms INTEGER NOT NULL,
+                PRIMARY KEY (server, issuer, client_id, resource)
+            );
+            CREATE INDEX credentials_by_server ON credentials (server, updated_at_ms DESC);
+            CREATE TABLE credential_versions (
+                server TEXT PRIMARY KEY NOT NULL,
+                last INTEGER NOT NULL              -- the last version handed out; never reset
+            );",
+        ),
     ])
 }
 
 /// How many migrations exist; a database at this `user_version` is current.
 #[cfg(test)]
-pub(super) const LATEST: i64 = 1;
+pub(super) const LATEST: i64 = 2;
 
 #[cfg(test)]
 mod tests {

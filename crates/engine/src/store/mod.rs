@@ -1,9 +1,10 @@
-//! SQLite: the one database file. Servers and tool-call history.
+//! SQLite: the one database file. Servers, tool-call history, sealed OAuth credentials.
 //!
 //! The app and the CLI open the same file, possibly at the same time: the database runs in WAL
 //! mode with a busy timeout, and every read-then-write happens in an IMMEDIATE transaction so a
 //! second writer waits instead of failing.
 
+mod credentials;
 mod history;
 mod migrations;
 mod servers;
@@ -16,6 +17,8 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ServerDef;
+
+pub use credentials::{CredentialKey, CredentialRow, Expected, Lease};
 
 /// How long a statement waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,6 +100,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// A compare-and-swap write lost: the credential changed since it was read.
+    #[error("the credential changed since it was read (now at version {current:?})")]
+    Conflict { current: Option<i64> },
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     /// A definition that fails [`ServerDef::validate`]; nothing was written.

@@ -91,6 +91,7 @@ impl Store {
                 return Err(StoreError::NotFound(name));
             }
             tx.execute("DELETE FROM call_history WHERE server = ?1", [&name])?;
+            tx.execute("DELETE FROM credentials WHERE server = ?1", [&name])?;
             tx.commit()?;
             Ok(())
         })
