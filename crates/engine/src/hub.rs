@@ -9,11 +9,13 @@ use rmcp::model::Tool;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::auth::{self, AuthStatus, Credentials, LogoutReport, RefreshCoordinator};
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
 use crate::config::{self, ConfigError, ImportPlan, ServerDef};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
 use crate::store::{CallRecord, Store, StoreError};
+use crate::vault::{KeyBackend, Vault, keyring_from_env};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -31,6 +33,8 @@ pub enum HubError {
     Request { server: String, message: String },
     #[error("no data directory: set PATCHBAY_DATA_DIR or pass --data-dir")]
     NoDataDir,
+    #[error(transparent)]
+    Credentials(#[from] auth::CredentialsError),
 }
 
 /// How to open a hub.
@@ -38,6 +42,8 @@ pub enum HubError {
 pub struct HubOptions {
     pub data_dir: PathBuf,
     pub timings: SessionTimings,
+    /// Bound on one token refresh; shorter than `timings.connect_timeout`.
+    pub refresh_timeout: Duration,
 }
 
 impl HubOptions {
@@ -45,6 +51,7 @@ impl HubOptions {
         HubOptions {
             data_dir: data_dir.into(),
             timings: SessionTimings::default(),
+            refresh_timeout: auth::DEFAULT_REFRESH_TIMEOUT,
         }
     }
 
@@ -57,6 +64,15 @@ impl HubOptions {
             .map(|d| d.data_dir().to_path_buf())
             .ok_or(HubError::NoDataDir)
     }
+}
+
+/// What `doctor` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Doctor {
+    pub data_dir: PathBuf,
+    pub database: PathBuf,
+    #[serde(flatten)]
+    pub key_backend: KeyBackend,
 }
 
 /// A server with its live state, for lists.
@@ -89,7 +105,12 @@ pub struct Hub {
 }
 
 struct Inner {
+    data_dir: PathBuf,
     store: Store,
+    /// Made on first use: opening the vault may ask the OS keyring, which commands that never
+    /// touch a login should not wait for.
+    auth: tokio::sync::OnceCell<Arc<RefreshCoordinator>>,
+    refresh_timeout: Duration,
     bus: EventBus,
     timings: SessionTimings,
     http: reqwest::Client,
@@ -125,7 +146,10 @@ impl Hub {
             .expect("HTTP client with default settings");
         let hub = Hub {
             inner: Arc::new(Inner {
+                data_dir: options.data_dir.clone(),
                 store,
+                auth: tokio::sync::OnceCell::new(),
+                refresh_timeout: options.refresh_timeout,
                 bus: EventBus::new(),
                 timings: options.timings,
                 http,
@@ -342,6 +366,51 @@ impl Hub {
     pub async fn history(&self, name: &str, limit: usize) -> Result<Vec<CallRecord>, HubError> {
         self.server(name)?;
         Ok(self.inner.store.history(name, limit).await?)
+    }
+
+    /// The credentials and their refresh coordinator; opens the vault on first use.
+    pub async fn refresher(&self) -> Arc<RefreshCoordinator> {
+        self.inner
+            .auth
+            .get_or_init(|| async {
+                let dir = self.inner.data_dir.clone();
+                let vault = tokio::task::spawn_blocking(move || {
+                    Vault::open(&dir, keyring_from_env().as_ref())
+                })
+                .await
+                .expect("vault task");
+                RefreshCoordinator::new(
+                    Credentials::new(self.inner.store.clone(), Arc::new(vault)),
+                    self.inner.http.clone(),
+                    self.inner.refresh_timeout,
+                )
+            })
+            .await
+            .clone()
+    }
+
+    /// The server's saved login: issuer, scopes, expiry; never a token.
+    pub async fn auth_status(&self, name: &str) -> Result<AuthStatus, HubError> {
+        self.server(name)?;
+        let refresher = self.refresher().await;
+        Ok(auth::status(refresher.credentials(), name).await?)
+    }
+
+    /// Revokes the server's login at its authorization server (when it can) and deletes it.
+    pub async fn logout(&self, name: &str) -> Result<LogoutReport, HubError> {
+        self.server(name)?;
+        let refresher = self.refresher().await;
+        Ok(auth::logout(refresher.credentials(), &self.inner.http, name).await?)
+    }
+
+    /// Where the data lives and how secrets are kept, for `doctor`.
+    pub async fn doctor(&self) -> Doctor {
+        let refresher = self.refresher().await;
+        Doctor {
+            data_dir: self.inner.data_dir.clone(),
+            database: self.inner.data_dir.join("patchbay.db"),
+            key_backend: refresher.credentials().vault().backend().clone(),
+        }
     }
 
     /// Closes every connection and waits until every server process is gone.

@@ -1,4 +1,5 @@
 //! Patchbay's engine: owns every MCP connection. No GUI; the shell, the CLI and tests hold a [`Hub`].
+pub mod auth;
 pub mod calls;
 pub mod config;
 pub mod events;
@@ -6,9 +7,10 @@ mod hub;
 pub mod session;
 pub mod store;
 pub mod transport;
+pub mod vault;
 
 pub use calls::{CallReport, CallRequest};
 pub use config::{ServerDef, TransportDef};
 pub use events::{Event, ServerState};
-pub use hub::{Hub, HubError, HubOptions, ServerView, StartedCall};
+pub use hub::{Doctor, Hub, HubError, HubOptions, ServerView, StartedCall};
 pub use store::{CallOutcome, CallRecord};

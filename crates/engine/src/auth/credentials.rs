@@ -1,0 +1,153 @@
+//! Typed credentials over the store and the vault: tokens go in sealed and come out as
+//! [`Secret`]s. The store is the truth: nothing here caches a token past one call.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{CredentialKey, CredentialRow, Expected, Store, StoreError};
+use crate::vault::{Secret, Vault, VaultError};
+
+/// How the client proves itself at the token endpoint (from the AS metadata and registration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+/// What is kept beside the sealed tokens, in the clear: nothing here is secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialMeta {
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    pub auth_method: TokenAuthMethod,
+    /// Unix epoch ms when the access token expires, when the AS said.
+    #[serde(default)]
+    pub expires_at_ms: Option<i64>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// One credential as read at `version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    pub key: CredentialKey,
+    pub version: i64,
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub client_secret: Option<Secret>,
+    pub meta: CredentialMeta,
+}
+
+/// The sealed part, as JSON inside the AEAD.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+/// The credentials table seen through the vault. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    store: Store,
+    vault: Arc<Vault>,
+}
+
+impl Credentials {
+    pub fn new(store: Store, vault: Arc<Vault>) -> Credentials {
+        Credentials { store, vault }
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The server's current credential. A row the vault cannot open is an error (the caller
+    /// treats it as "log in again"), never a crash and never plaintext.
+    pub async fn current(&self, server: &str) -> Result<Option<Credential>, CredentialsError> {
+        self.store
+            .credential_for(server)
+            .await?
+            .map(|row| self.open_row(row))
+            .transpose()
+    }
+
+    pub async fn get(&self, key: &CredentialKey) -> Result<Option<Credential>, CredentialsError> {
+        self.store
+            .credential(key)
+            .await?
+            .map(|row| self.open_row(row))
+            .transpose()
+    }
+
+    pub(crate) fn open_row(&self, row: CredentialRow) -> Result<Credential, CredentialsError> {
+        let plain = self.vault.open_sealed(&row.sealed, &row.key.context())?;
+        let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| VaultError::Unsealable)?;
+        let meta: CredentialMeta = serde_json::from_value(row.meta).map_err(|e| {
+            StoreError::Corrupt(format!("credential of server '{}': {e}", row.key.server))
+        })?;
+        Ok(Credential {
+            key: row.key,
+            version: row.version,
+            access_token: Secret::new(sealed.access_token),
+            refresh_token: sealed.refresh_token.map(Secret::new),
+            client_secret: sealed.client_secret.map(Secret::new),
+            meta,
+        })
+    }
+
+    /// Writes tokens; returns the credential as now stored. `Expected::Version` makes it a
+    /// compare-and-swap (see `Store::put_credential`).
+    pub async fn save(
+        &self,
+        key: &CredentialKey,
+        expected: Expected,
+        access_token: &Secret,
+        refresh_token: Option<&Secret>,
+        client_secret: Option<&Secret>,
+        meta: CredentialMeta,
+    ) -> Result<Credential, CredentialsError> {
+        let plain = serde_json::to_vec(&Sealed {
+            access_token: access_token.expose().to_string(),
+            refresh_token: refresh_token.map(|s| s.expose().to_string()),
+            client_secret: client_secret.map(|s| s.expose().to_string()),
+        })
+        .expect("strings serialize");
+        let sealed = self.vault.seal(&plain, &key.context())?;
+        let meta_json = serde_json::to_value(&meta).expect("meta serializes");
+        let version = self
+            .store
+            .put_credential(key, expected, sealed, meta_json)
+            .await?;
+        Ok(Credential {
+            key: key.clone(),
+            version,
+            access_token: access_token.clone(),
+            refresh_token: refresh_token.cloned(),
+            client_secret: client_secret.cloned(),
+            meta,
+        })
+    }
+
+    pub async fn forget(&self, server: &str) -> Result<usize, CredentialsError> {
+        Ok(self.store.delete_credentials(server).await?)
+    }
+}

@@ -1,0 +1,332 @@
+//! The refresh coordinator: one refresh at a time per credential identity, across tasks and
+//! across processes, bounded by a timeout, and never overwriting newer tokens.
+//!
+//! Who owns what:
+//! - In one process, `inflight` maps a `CredentialKey` to the pending refresh (a spawned task
+//!   behind a shared future). Callers that arrive while it runs await the same future; the task
+//!   removes its own entry when it settles, so the table never holds a result and the next
+//!   401 after that starts a fresh refresh.
+//! - Across processes (the app and the CLI on one database), the row's lease decides who
+//!   redeems the refresh token; the others wait until the row's version moves, then use the
+//!   stored tokens. A rotating authorization server never sees one refresh token twice from us.
+//! - Writes are compare-and-swap on the version the refresh read: a late answer loses to a
+//!   newer login or refresh instead of overwriting it.
+//! - A refresh that takes longer than `timeout` is cancelled (its task and HTTP request are
+//!   dropped) and its lease given back; an answer after that is never stored.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use rand::RngCore;
+
+use super::credentials::{Credential, CredentialMeta, Credentials, CredentialsError};
+use super::token::{self, TokenError};
+use crate::store::{CredentialKey, Expected, Lease, StoreError};
+
+/// Default bound on one refresh; always shorter than the connect timeout (30 s).
+pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How often a process waiting on another's lease looks at the row again.
+const LEASE_POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RefreshError {
+    /// Refresh cannot help: no refresh token, or the AS rejected the current one.
+    #[error("server '{server}' needs a new login: {reason}")]
+    NeedsLogin { server: String, reason: String },
+    #[error(
+        "refreshing the login of server '{server}' took longer than {secs}s and was cancelled; try again"
+    )]
+    TimedOut { server: String, secs: u64 },
+    #[error("could not refresh the login of server '{server}': {message}")]
+    Failed { server: String, message: String },
+}
+
+type Flight = Shared<BoxFuture<'static, Result<Credential, RefreshError>>>;
+
+pub struct RefreshCoordinator {
+    credentials: Credentials,
+    http: reqwest::Client,
+    timeout: Duration,
+    /// This coordinator's name in the lease column.
+    holder: String,
+    inflight: Mutex<HashMap<CredentialKey, (u64, Flight)>>,
+    flights: AtomicU64,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl RefreshCoordinator {
+    pub fn new(credentials: Credentials, http: reqwest::Client, timeout: Duration) -> Arc<Self> {
+        let mut tag = [0u8; 6];
+        rand::rng().fill_bytes(&mut tag);
+        let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        Arc::new(RefreshCoordinator {
+            credentials,
+            http,
+            timeout,
+            holder: format!("pid{}-{tag}", std::process::id()),
+            inflight: Mutex::new(HashMap::new()),
+            flights: AtomicU64::new(0),
+        })
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Refreshes far enough ahead that a request sent now does not race the expiry.
+    fn needs_refresh_soon(cred: &Credential) -> bool {
+        cred.meta
+            .expires_at_ms
+            .is_some_and(|at| at - now_ms() < 10_000)
+    }
+
+    /// The server's credential, refreshed first when it expires within a few seconds
+    /// (proactive refresh). `Ok(None)` when there is no credential at all.
+    pub async fn current(
+        self: &Arc<Self>,
+        server: &str,
+    ) -> Result<Option<Credential>, RefreshError> {
+        let cred = match self.credentials.current(server).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(needs_login_or_failed(server, e)),
+        };
+        if !Self::needs_refresh_soon(&cred) || cred.refresh_token.is_none() {
+            return Ok(Some(cred));
+        }
+        match self.refresh(&cred).await {
+            Ok(fresh) => Ok(Some(fresh)),
+            // A transient failure while the old token still works: use it, refresh later.
+            Err(RefreshError::Failed { .. } | RefreshError::TimedOut { .. })
+                if cred.meta.expires_at_ms.is_some_and(|at| at > now_ms()) =>
+            {
+                Ok(Some(cred))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Called with the credential a request was sent with when the server said 401 (or when it
+    /// is about to expire). Returns a newer credential: one this call refreshed, or one that
+    /// another task or process stored meanwhile. Concurrent callers for one identity share one
+    /// refresh.
+    pub async fn refresh(self: &Arc<Self>, stale: &Credential) -> Result<Credential, RefreshError> {
+        let flight = {
+            let mut inflight = self.inflight.lock().unwrap();
+            match inflight.get(&stale.key) {
+                Some((_, flight)) => flight.clone(),
+                None => {
+                    let id = self.flights.fetch_add(1, Ordering::Relaxed);
+                    let flight = self.launch(id, stale.key.clone(), stale.version);
+                    inflight.insert(stale.key.clone(), (id, flight.clone()));
+                    flight
+                }
+            }
+        };
+        flight.await
+    }
+
+    /// Runs the refresh as its own task, so it finishes (and clears its entry) even if every
+    /// caller stops waiting.
+    fn launch(self: &Arc<Self>, id: u64, key: CredentialKey, seen: i64) -> Flight {
+        let this = self.clone();
+        let server = key.server.clone();
+        let span = tracing::info_span!("refresh", server = %key.server);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let outcome = match tokio::time::timeout(this.timeout, this.fly(&key, seen)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::warn!(
+                            secs = this.timeout.as_secs(),
+                            "refresh timed out; cancelled"
+                        );
+                        let _ = this
+                            .credentials
+                            .store()
+                            .release_lease(&key, &this.holder)
+                            .await;
+                        Err(RefreshError::TimedOut {
+                            server: key.server.clone(),
+                            secs: this.timeout.as_secs().max(1),
+                        })
+                    }
+                };
+                let mut inflight = this.inflight.lock().unwrap();
+                if inflight
+                    .get(&key)
+                    .is_some_and(|(current, _)| *current == id)
+                {
+                    inflight.remove(&key);
+                }
+                outcome
+            },
+            span,
+        ));
+        async move {
+            task.await.unwrap_or_else(|e| {
+                Err(RefreshError::Failed {
+                    server,
+                    message: format!("the refresh task failed: {e}"),
+                })
+            })
+        }
+        .boxed()
+        .shared()
+    }
+
+    async fn fly(&self, key: &CredentialKey, seen: i64) -> Result<Credential, RefreshError> {
+        let server = key.server.clone();
+        let store = self.credentials.store();
+        let failed = |message: String| RefreshError::Failed {
+            server: server.clone(),
+            message,
+        };
+        // Take the lease, or find that someone already moved the row on.
+        loop {
+            let until = now_ms() + i64::try_from(self.timeout.as_millis()).unwrap_or(i64::MAX / 4);
+            match store
+                .try_lease(key, seen, &self.holder, until)
+                .await
+                .map_err(|e| failed(e.to_string()))?
+            {
+                Lease::Granted => break,
+                Lease::Changed(Some(row)) => {
+                    tracing::debug!("another refresh or login got there first; using its tokens");
+                    return self
+                        .credentials
+                        .open_row(row)
+                        .map_err(|e| needs_login_or_failed(&server, e));
+                }
+                Lease::Changed(None) => {
+                    return Err(RefreshError::NeedsLogin {
+                        server,
+                        reason: "the saved login was removed".into(),
+                    });
+                }
+                Lease::Held { until_ms } => {
+                    let left =
+                        Duration::from_millis(u64::try_from(until_ms - now_ms()).unwrap_or(0));
+                    tokio::time::sleep(left.min(LEASE_POLL).max(Duration::from_millis(5))).await;
+                }
+            }
+        }
+        let outcome = self.redeem(key, seen).await;
+        if outcome.is_err() {
+            let _ = store.release_lease(key, &self.holder).await;
+        }
+        outcome
+    }
+
+    /// Holding the lease on the row at `seen`: send its refresh token and store the answer.
+    async fn redeem(&self, key: &CredentialKey, seen: i64) -> Result<Credential, RefreshError> {
+        let server = key.server.clone();
+        let cred = match self.credentials.get(key).await {
+            Ok(Some(c)) if c.version == seen => c,
+            Ok(_) => {
+                return self
+                    .newer_than(key, seen)
+                    .await
+                    .ok_or(RefreshError::NeedsLogin {
+                        server,
+                        reason: "the saved login was removed".into(),
+                    });
+            }
+            Err(e) => return Err(needs_login_or_failed(&server, e)),
+        };
+        let Some(refresh_token) = cred.refresh_token.clone() else {
+            return Err(RefreshError::NeedsLogin {
+                server,
+                reason: "the authorization server gave no refresh token".into(),
+            });
+        };
+        match token::refresh(&self.http, &cred, &refresh_token).await {
+            Ok(grant) => {
+                let meta = CredentialMeta {
+                    expires_at_ms: grant.expires_at_ms,
+                    scopes: grant.scopes.unwrap_or_else(|| cred.meta.scopes.clone()),
+                    ..cred.meta.clone()
+                };
+                // A rotated refresh token is stored in the same write as its access token.
+                let refresh_token = grant.refresh_token.or(cred.refresh_token.clone());
+                match self
+                    .credentials
+                    .save(
+                        key,
+                        Expected::Version(seen),
+                        &grant.access_token,
+                        refresh_token.as_ref(),
+                        cred.client_secret.as_ref(),
+                        meta,
+                    )
+                    .await
+                {
+                    Ok(fresh) => {
+                        tracing::info!(version = fresh.version, "refreshed");
+                        Ok(fresh)
+                    }
+                    Err(CredentialsError::Store(StoreError::Conflict { .. })) => {
+                        // A newer login landed while we refreshed: it wins, ours is dropped.
+                        tracing::info!("a newer credential was stored meanwhile; keeping it");
+                        self.newer_than(key, seen)
+                            .await
+                            .ok_or_else(|| RefreshError::NeedsLogin {
+                                server,
+                                reason: "the saved login was removed".into(),
+                            })
+                    }
+                    Err(e) => Err(needs_login_or_failed(&key.server, e)),
+                }
+            }
+            Err(TokenError::InvalidGrant(why)) => {
+                // Only the rejection of the refresh token that is still current means a login
+                // is needed; if another process stored newer tokens meanwhile, use those.
+                if let Some(newer) = self.newer_than(key, seen).await {
+                    return Ok(newer);
+                }
+                tracing::info!("refresh token rejected; a login is needed");
+                Err(RefreshError::NeedsLogin {
+                    server,
+                    reason: why,
+                })
+            }
+            Err(e) => Err(RefreshError::Failed {
+                server,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// The server's current credential, if it is not the one read at `seen` (a newer
+    /// refresh, or a newer login, possibly under another client id).
+    async fn newer_than(&self, key: &CredentialKey, seen: i64) -> Option<Credential> {
+        match self.credentials.current(&key.server).await {
+            Ok(Some(c)) if !(c.key == *key && c.version == seen) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// A credential the vault cannot open means "log in again"; a database error is a failure.
+fn needs_login_or_failed(server: &str, e: CredentialsError) -> RefreshError {
+    match e {
+        CredentialsError::Vault(v) => RefreshError::NeedsLogin {
+            server: server.into(),
+            reason: v.to_string(),
+        },
+        CredentialsError::Store(s) => RefreshError::Failed {
+            server: server.into(),
+            message: s.to_string(),
+        },
+    }
+}
