@@ -62,6 +62,9 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
         Command::Tools { name } => tools(hub, out, &name).await,
         Command::Call(args) => call(hub, out, args).await,
         Command::History { name, limit } => history(hub, out, &name, limit).await,
+        Command::AuthStatus { name } => auth_status(hub, out, &name).await,
+        Command::Logout { name } => logout(hub, out, &name).await,
+        Command::Doctor => doctor(hub, out).await,
     };
     match result {
         Ok(code) => code,
@@ -497,4 +500,95 @@ async fn history(hub: &Hub, out: Out, name: &str, limit: usize) -> Result<u8, Hu
         });
     }
     Ok(OK)
+}
+
+/// `{"event":"x", ...fields of value}`.
+fn tagged(event: &str, value: &impl serde::Serialize) -> Value {
+    let mut line = json!({ "event": event });
+    if let (Some(line), Ok(Value::Object(fields))) =
+        (line.as_object_mut(), serde_json::to_value(value))
+    {
+        line.extend(fields);
+    }
+    line
+}
+
+async fn auth_status(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
+    let status = hub.auth_status(name).await?;
+    out.emit(tagged("auth_status", &status), || {
+        if let Some(problem) = &status.problem {
+            return format!("{name}: saved login unusable: {problem}");
+        }
+        if !status.logged_in {
+            return format!("{name}: not logged in");
+        }
+        let expiry = match status.expires_at_ms {
+            Some(at) => {
+                let left = (at - now_ms()) / 1000;
+                if left > 0 {
+                    format!("access token expires in {left}s")
+                } else {
+                    "access token expired".into()
+                }
+            }
+            None => "no expiry given".into(),
+        };
+        format!(
+            "{name}: logged in at {} (client {}), scopes [{}], {expiry}, {}",
+            status.issuer.as_deref().unwrap_or("?"),
+            status.client_id.as_deref().unwrap_or("?"),
+            status.scopes.join(" "),
+            if status.can_refresh {
+                "refreshes by itself"
+            } else {
+                "no refresh token: log in again when it expires"
+            },
+        )
+    });
+    Ok(OK)
+}
+
+async fn logout(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
+    let report = hub.logout(name).await?;
+    out.emit(tagged("logout", &report), || {
+        match (&report.removed, &report.note) {
+            (false, _) => format!("{name}: there was no saved login"),
+            (true, None) => {
+                format!("{name}: logged out; the authorization server revoked the login")
+            }
+            (true, Some(note)) => format!("{name}: logged out here ({note})"),
+        }
+    });
+    Ok(OK)
+}
+
+async fn doctor(hub: &Hub, out: Out) -> Result<u8, HubError> {
+    let report = hub.doctor().await;
+    out.emit(tagged("doctor", &report), || {
+        let secrets = match &report.key_backend {
+            patchbay_engine::vault::KeyBackend::Keyring => {
+                "sealed under a key in the OS keyring".to_string()
+            }
+            patchbay_engine::vault::KeyBackend::KeyFile { path, reason } => format!(
+                "sealed under a key in {} (readable only by you), because {reason}",
+                path.display()
+            ),
+            patchbay_engine::vault::KeyBackend::Locked { reason } => {
+                format!("LOCKED: {reason}; saved logins cannot be used")
+            }
+        };
+        format!(
+            "data dir: {}\ndatabase: {}\nsecrets:  {secrets}",
+            report.data_dir.display(),
+            report.database.display()
+        )
+    });
+    Ok(OK)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }

@@ -52,6 +52,12 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// A server's saved login: issuer, scopes, expiry (never the token).
+    AuthStatus { name: String },
+    /// Revoke a server's login at its authorization server and delete it here.
+    Logout { name: String },
+    /// Where Patchbay keeps its data, and whether secrets are in the OS keyring or a key file.
+    Doctor,
 }
 
 #[derive(Subcommand)]

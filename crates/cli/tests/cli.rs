@@ -26,6 +26,8 @@ fn everything() -> String {
 
 fn cli(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_patchbay-cli"))
+        // Tests never touch the person's own keyring.
+        .env("PATCHBAY_KEYRING", "off")
         .arg("--data-dir")
         .arg(dir)
         .args(args)
@@ -279,4 +281,49 @@ fn exit_codes_name_the_problem() {
         .map(|l| l["server"]["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, vec!["down"]);
+}
+
+#[test]
+fn doctor_and_auth_status_say_where_secrets_live_and_who_is_logged_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path(), &["--json", "doctor"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report = lines(&out).pop().unwrap();
+    assert_eq!(report["event"], "doctor");
+    assert_eq!(report["backend"], "key_file", "{report}");
+    assert!(
+        report["reason"]
+            .as_str()
+            .unwrap()
+            .contains("PATCHBAY_KEYRING=off")
+    );
+    let key_file = dir.path().join("vault.key");
+    assert_eq!(report["path"], key_file.to_str().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let text = String::from_utf8_lossy(&cli(dir.path(), &["doctor"]).stdout).to_string();
+    assert!(text.contains("readable only by you"), "{text}");
+
+    cli(
+        dir.path(),
+        &[
+            "servers",
+            "add",
+            "remote",
+            "--url",
+            "http://127.0.0.1:9/mcp",
+        ],
+    );
+    let out = cli(dir.path(), &["--json", "auth-status", "remote"]);
+    assert_eq!(out.status.code(), Some(0));
+    let status = lines(&out).pop().unwrap();
+    assert_eq!(status["event"], "auth_status");
+    assert_eq!(status["logged_in"], false);
+    let out = cli(dir.path(), &["logout", "remote"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no saved login"));
+    let out = cli(dir.path(), &["auth-status", "nobody"]);
+    assert_eq!(out.status.code(), Some(2));
 }
