@@ -62,6 +62,11 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
         Command::Tools { name } => tools(hub, out, &name).await,
         Command::Call(args) => call(hub, out, args).await,
         Command::History { name, limit } => history(hub, out, &name, limit).await,
+        Command::Login {
+            name,
+            browser,
+            timeout,
+        } => login(hub, out, &name, &browser, timeout).await,
         Command::AuthStatus { name } => auth_status(hub, out, &name).await,
         Command::Logout { name } => logout(hub, out, &name).await,
         Command::Doctor => doctor(hub, out).await,
@@ -71,7 +76,9 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
         Err(e) => {
             out.error(&e.to_string());
             match e {
-                HubError::Unavailable(_) | HubError::Request { .. } => CONNECTION,
+                HubError::Unavailable(_) | HubError::Request { .. } | HubError::Login(_) => {
+                    CONNECTION
+                }
                 _ => USAGE,
             }
         }
@@ -511,6 +518,47 @@ fn tagged(event: &str, value: &impl serde::Serialize) -> Value {
         line.extend(fields);
     }
     line
+}
+
+async fn login(
+    hub: &Hub,
+    out: Out,
+    name: &str,
+    browser: &str,
+    timeout: u64,
+) -> Result<u8, HubError> {
+    let mode = browser
+        .parse()
+        .expect("clap allows only system, print and follow");
+    let mut events = hub.subscribe();
+    let printer = {
+        let name = name.to_string();
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(Event::LoginUrl { server, url }) if server == name => {
+                        let line = json!({"event": "login_url", "server": server, "url": url});
+                        out.emit(line, || {
+                            format!("Log in to {server} in your browser. If it did not open, open this link:\n{url}")
+                        });
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    };
+    let status = tokio::select! {
+        status = hub.login(name, mode, Duration::from_secs(timeout)) => status?,
+        _ = printer => unreachable!("the hub outlives the command"),
+    };
+    out.emit(tagged("logged_in", &status), || {
+        format!(
+            "{name}: logged in at {}",
+            status.issuer.as_deref().unwrap_or("?")
+        )
+    });
+    Ok(OK)
 }
 
 async fn auth_status(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {

@@ -52,6 +52,17 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Log in to a remote server through the browser; exits 0 once the tokens are stored.
+    Login {
+        name: String,
+        /// `system` opens the browser; `print` only prints the link; `follow` (automation)
+        /// requests the link itself and needs an authorization server that asks no person.
+        #[arg(long, default_value = "system", value_parser = ["system", "print", "follow"])]
+        browser: String,
+        /// Give up if the browser has not answered within this many seconds.
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        timeout: u64,
+    },
     /// A server's saved login: issuer, scopes, expiry (never the token).
     AuthStatus { name: String },
     /// Revoke a server's login at its authorization server and delete it here.

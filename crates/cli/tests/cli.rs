@@ -327,3 +327,84 @@ fn doctor_and_auth_status_say_where_secrets_live_and_who_is_logged_in() {
     let out = cli(dir.path(), &["auth-status", "nobody"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The OAuth peer (oidc-provider guarding server-everything); killed on drop.
+struct OAuthPeer(std::process::Child, Value);
+
+impl Drop for OAuthPeer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn oauth_peer() -> OAuthPeer {
+    use std::io::BufRead;
+    let mut child = Command::new(node())
+        .arg(peers_dir().join("oauth/server.mjs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the OAuth peer");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready = serde_json::from_str(&line).unwrap();
+    OAuthPeer(child, ready)
+}
+
+#[test]
+fn login_follow_then_status_then_logout() {
+    let peer = oauth_peer();
+    let resource = peer.1["resource"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    cli(dir.path(), &["servers", "add", "remote", "--url", resource]);
+
+    let out = cli(
+        dir.path(),
+        &["--json", "login", "remote", "--browser", "follow"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = lines(&out);
+    assert_eq!(printed[0]["event"], "login_url");
+    assert!(
+        printed[0]["url"]
+            .as_str()
+            .unwrap()
+            .contains("code_challenge_method=S256")
+    );
+    let done = printed.last().unwrap();
+    assert_eq!(done["event"], "logged_in");
+    assert_eq!(done["issuer"], peer.1["issuer"]);
+
+    // Another process (this is a new one) sees the login; no token is ever printed.
+    let out = cli(dir.path(), &["auth-status", "remote"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("logged in at"), "{text}");
+    assert!(text.contains("refreshes by itself"), "{text}");
+
+    let out = cli(dir.path(), &["--json", "logout", "remote"]);
+    let report = lines(&out).pop().unwrap();
+    assert_eq!(
+        (report["removed"].as_bool(), report["revoked"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let out = cli(dir.path(), &["--json", "auth-status", "remote"]);
+    assert_eq!(lines(&out).pop().unwrap()["logged_in"], false);
+
+    // A login that cannot finish: exit 3 with the reason.
+    let out = cli(
+        dir.path(),
+        &["login", "remote", "--browser", "print", "--timeout", "1"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("open this link"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer from the browser"));
+}

@@ -75,6 +75,16 @@ pub enum Event {
         outcome: CallOutcome,
         duration_ms: u64,
     },
+    /// A login is waiting for the browser at `url` (the authorization URL; it holds no secret
+    /// a third party could use: the code verifier never leaves Patchbay).
+    LoginUrl { server: String, url: String },
+    /// A login ended: `ok`, or the reason it did not.
+    LoginFinished {
+        server: String,
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
 }
 
 impl Event {
@@ -86,7 +96,9 @@ impl Event {
             | Event::ToolsChanged { server }
             | Event::ServerOutput { server, .. }
             | Event::CallStarted { server, .. }
-            | Event::CallFinished { server, .. } => server,
+            | Event::CallFinished { server, .. }
+            | Event::LoginUrl { server, .. }
+            | Event::LoginFinished { server, .. } => server,
         }
     }
 }

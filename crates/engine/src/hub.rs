@@ -5,17 +5,24 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use rmcp::model::Tool;
 use serde::Serialize;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
-use crate::auth::{self, AuthStatus, Credentials, LogoutReport, RefreshCoordinator};
+use crate::auth::browser::BrowserMode;
+use crate::auth::{
+    self, AuthStatus, Credentials, LoginError, LoginObserver, LoginRequest, LogoutReport,
+    RefreshCoordinator,
+};
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
 use crate::config::{self, ConfigError, ImportPlan, ServerDef};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
 use crate::store::{CallRecord, Store, StoreError};
-use crate::vault::{KeyBackend, Vault, keyring_from_env};
+use crate::vault::{KeyBackend, NoKeyring, OsKeyring, Vault};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -35,6 +42,10 @@ pub enum HubError {
     NoDataDir,
     #[error(transparent)]
     Credentials(#[from] auth::CredentialsError),
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error("server '{0}' runs as a local process; only remote servers log in")]
+    NotRemote(String),
 }
 
 /// How to open a hub.
@@ -44,6 +55,9 @@ pub struct HubOptions {
     pub timings: SessionTimings,
     /// Bound on one token refresh; shorter than `timings.connect_timeout`.
     pub refresh_timeout: Duration,
+    /// Keep the vault key in the OS keyring (else in a key file). Default: yes, unless
+    /// `PATCHBAY_KEYRING=off`.
+    pub os_keyring: bool,
 }
 
 impl HubOptions {
@@ -52,6 +66,7 @@ impl HubOptions {
             data_dir: data_dir.into(),
             timings: SessionTimings::default(),
             refresh_timeout: auth::DEFAULT_REFRESH_TIMEOUT,
+            os_keyring: std::env::var("PATCHBAY_KEYRING").as_deref() != Ok("off"),
         }
     }
 
@@ -63,6 +78,23 @@ impl HubOptions {
         directories::ProjectDirs::from("dev", "patchbay", "patchbay")
             .map(|d| d.data_dir().to_path_buf())
             .ok_or(HubError::NoDataDir)
+    }
+}
+
+type LoginFlight = Shared<BoxFuture<'static, Result<AuthStatus, LoginError>>>;
+
+/// Publishes a login's progress on the bus.
+struct BusObserver {
+    bus: EventBus,
+    server: String,
+}
+
+impl LoginObserver for BusObserver {
+    fn waiting_for_browser(&self, url: &str) {
+        self.bus.publish(Event::LoginUrl {
+            server: self.server.clone(),
+            url: url.into(),
+        });
     }
 }
 
@@ -111,6 +143,9 @@ struct Inner {
     /// touch a login should not wait for.
     auth: tokio::sync::OnceCell<Arc<RefreshCoordinator>>,
     refresh_timeout: Duration,
+    os_keyring: bool,
+    /// One login flow per server however many callers ask: the pending flow and its cancel.
+    logins: Mutex<HashMap<String, (CancellationToken, LoginFlight)>>,
     bus: EventBus,
     timings: SessionTimings,
     http: reqwest::Client,
@@ -150,6 +185,8 @@ impl Hub {
                 store,
                 auth: tokio::sync::OnceCell::new(),
                 refresh_timeout: options.refresh_timeout,
+                os_keyring: options.os_keyring,
+                logins: Mutex::new(HashMap::new()),
                 bus: EventBus::new(),
                 timings: options.timings,
                 http,
@@ -374,8 +411,13 @@ impl Hub {
             .auth
             .get_or_init(|| async {
                 let dir = self.inner.data_dir.clone();
+                let os_keyring = self.inner.os_keyring;
                 let vault = tokio::task::spawn_blocking(move || {
-                    Vault::open(&dir, keyring_from_env().as_ref())
+                    if os_keyring {
+                        Vault::open(&dir, &OsKeyring)
+                    } else {
+                        Vault::open(&dir, &NoKeyring)
+                    }
                 })
                 .await
                 .expect("vault task");
@@ -387,6 +429,97 @@ impl Hub {
             })
             .await
             .clone()
+    }
+
+    /// Logs in to a remote server through the browser (`mode`) and stores the tokens. A second
+    /// call while one runs joins it: one browser tab however many callers wait. Progress comes
+    /// as `LoginUrl` / `LoginFinished` events.
+    pub async fn login(
+        &self,
+        name: &str,
+        mode: BrowserMode,
+        timeout: Duration,
+    ) -> Result<AuthStatus, HubError> {
+        let def = self.server(name)?;
+        let url = match &def.transport {
+            crate::config::TransportDef::Http { url, .. }
+            | crate::config::TransportDef::Sse { url, .. } => url.clone(),
+            crate::config::TransportDef::Stdio { .. } => {
+                return Err(HubError::NotRemote(name.into()));
+            }
+        };
+        let refresher = self.refresher().await;
+        let flight = {
+            let mut logins = self.inner.logins.lock().unwrap();
+            match logins.get(name) {
+                Some((_, flight)) => flight.clone(),
+                None => {
+                    let cancel = CancellationToken::new();
+                    let hub = self.clone();
+                    let req = LoginRequest {
+                        server: name.into(),
+                        url,
+                        browser: mode,
+                        timeout,
+                    };
+                    let task_cancel = cancel.clone();
+                    let span = tracing::info_span!("login", server = %name);
+                    let task = tokio::spawn(tracing::Instrument::instrument(
+                        async move {
+                            let observer = BusObserver {
+                                bus: hub.inner.bus.clone(),
+                                server: req.server.clone(),
+                            };
+                            let outcome =
+                                auth::login(refresher.credentials(), &req, &observer, task_cancel)
+                                    .await;
+                            let status = match outcome {
+                                Ok(_) => auth::status(refresher.credentials(), &req.server)
+                                    .await
+                                    .map_err(|e| LoginError::Save {
+                                        server: req.server.clone(),
+                                        message: e.to_string(),
+                                    }),
+                                Err(e) => Err(e),
+                            };
+                            hub.inner.logins.lock().unwrap().remove(&req.server);
+                            hub.inner.bus.publish(Event::LoginFinished {
+                                server: req.server.clone(),
+                                ok: status.is_ok(),
+                                message: status.as_ref().err().map(|e| e.to_string()),
+                            });
+                            status
+                        },
+                        span,
+                    ));
+                    let server = name.to_string();
+                    let flight: LoginFlight = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(LoginError::Start {
+                                server,
+                                message: format!("the login task failed: {e}"),
+                            })
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    logins.insert(name.into(), (cancel, flight.clone()));
+                    flight
+                }
+            }
+        };
+        Ok(flight.await?)
+    }
+
+    /// Stops a running login (its waiters get `Cancelled`). False if none was running.
+    pub fn cancel_login(&self, name: &str) -> bool {
+        match self.inner.logins.lock().unwrap().get(name) {
+            Some((cancel, _)) => {
+                cancel.cancel();
+                true
+            }
+            None => false,
+        }
     }
 
     /// The server's saved login: issuer, scopes, expiry; never a token.

@@ -116,14 +116,6 @@ impl Keyring for NoKeyring {
     }
 }
 
-/// The keyring the environment asks for: the OS one unless `PATCHBAY_KEYRING=off`.
-pub fn keyring_from_env() -> Box<dyn Keyring> {
-    match std::env::var("PATCHBAY_KEYRING").as_deref() {
-        Ok("off") => Box::new(NoKeyring),
-        _ => Box::new(OsKeyring),
-    }
-}
-
 pub struct Vault {
     cipher: Option<XChaCha20Poly1305>,
     backend: KeyBackend,

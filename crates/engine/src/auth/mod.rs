@@ -1,14 +1,19 @@
-//! OAuth for remote servers. This slice: sealed credentials with compare-and-swap versions
-//! (`credentials`), token-endpoint requests through the `oauth2` crate (`token`), and the
-//! single-flight refresh coordinator (`refresh`). Discovery, registration and the loopback
-//! login come next (see DESIGN.md, "Credentials").
+//! OAuth for remote servers: sealed credentials with compare-and-swap versions
+//! (`credentials`), the interactive login (`login`, with the URL allow-list in `browser` and
+//! the loopback listener in `callback`), token-endpoint requests through the `oauth2` crate
+//! (`token`), the single-flight refresh coordinator (`refresh`), status and logout
+//! (`account`). Using the tokens on the wire comes next (see DESIGN.md, "Credentials").
 
 mod account;
+pub mod browser;
+mod callback;
 mod credentials;
+mod login;
 mod refresh;
 mod token;
 
 pub use account::{AuthStatus, LogoutReport, logout, status};
 pub use credentials::{Credential, CredentialMeta, Credentials, CredentialsError, TokenAuthMethod};
+pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginObserver, LoginRequest, login};
 pub use refresh::{DEFAULT_REFRESH_TIMEOUT, RefreshCoordinator, RefreshError};
 pub use token::{TokenError, TokenGrant};

@@ -2,6 +2,8 @@
 //! and SSE, started from the pinned copy in tests/peers with Node 22.
 #![allow(dead_code)]
 
+pub mod oauth;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,340 @@
+//! One interactive login: discovery, client registration, authorization code + PKCE through
+//! the person's browser and the loopback callback, then the code exchange. rmcp's `auth`
+//! feature does discovery (RFC 9728 protected resource metadata from the server's 401, then
+//! the well-known URLs; RFC 8414 / OpenID metadata, path-aware first; the 2025-03-26
+//! fallbacks), Dynamic Client Registration, scope selection, PKCE S256, `state`, `resource`
+//! (RFC 8707) and the RFC 9207 `iss` check. This module adds what a desktop client needs
+//! around it: the URL allow-list, the browser modes, the loopback listener, a timeout and
+//! cancel, and storing the result sealed, as the server's one current credential.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oauth2::TokenResponse;
+use rmcp::transport::auth::{AuthorizationManager, AuthorizationRequest, AuthorizationSession};
+use tokio_util::sync::CancellationToken;
+
+use super::browser::{BrowserMode, UnsafeUrl, check_url, open_in_system_browser};
+use super::callback::{Callback, CallbackListener};
+use super::credentials::{
+    Credential, CredentialMeta, Credentials, CredentialsError, TokenAuthMethod,
+};
+use crate::store::{CredentialKey, Expected};
+use crate::vault::Secret;
+
+/// How long a login waits for the browser by default.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Redirects `follow` mode walks through at most.
+const MAX_FOLLOW_HOPS: usize = 12;
+
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    pub server: String,
+    /// The MCP endpoint that wants the login.
+    pub url: String,
+    pub browser: BrowserMode,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoginError {
+    #[error("server '{server}': could not find how to log in: {message}")]
+    Discovery { server: String, message: String },
+    #[error("server '{server}': could not start the login: {message}")]
+    Start { server: String, message: String },
+    #[error("server '{server}': {source}")]
+    UnsafeUrl {
+        server: String,
+        #[source]
+        source: UnsafeUrl,
+    },
+    #[error(
+        "server '{server}': {message}; open the login link yourself (patchbay-cli login --browser print)"
+    )]
+    Browser { server: String, message: String },
+    #[error(
+        "server '{server}': automatic login (follow mode) did not reach Patchbay's callback: {message}"
+    )]
+    Follow { server: String, message: String },
+    #[error("server '{server}': the authorization server refused the login: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Denied {
+        server: String,
+        error: String,
+        description: Option<String>,
+    },
+    #[error(
+        "server '{server}': no answer from the browser within {secs}s; the login was stopped. Start it again"
+    )]
+    TimedOut { server: String, secs: u64 },
+    #[error("server '{server}': the login was cancelled")]
+    Cancelled { server: String },
+    #[error("server '{server}': the authorization server did not accept the login code: {message}")]
+    Exchange { server: String, message: String },
+    #[error("server '{server}': the login worked but could not be saved: {message}")]
+    Save { server: String, message: String },
+}
+
+/// Events a login reports while it runs.
+pub trait LoginObserver: Send + Sync {
+    /// The authorization URL, in every mode (the app shows "Copy link"; `print` mode needs it).
+    fn waiting_for_browser(&self, url: &str);
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+pub async fn login(
+    credentials: &Credentials,
+    req: &LoginRequest,
+    observer: &dyn LoginObserver,
+    cancel: CancellationToken,
+) -> Result<Credential, LoginError> {
+    let server = req.server.clone();
+    let discovery = |message: String| LoginError::Discovery {
+        server: server.clone(),
+        message,
+    };
+    let mut manager = AuthorizationManager::new(req.url.as_str())
+        .await
+        .map_err(|e| discovery(first_line(&e.to_string())))?;
+    let resolution = manager
+        .resolve_metadata_from_challenge(None)
+        .await
+        .map_err(|e| {
+            discovery(format!(
+                "{}; is the server running?",
+                first_line(&e.to_string())
+            ))
+        })?;
+    let metadata = resolution.metadata.clone();
+    // Nothing published: rmcp falls back to the 2025-03-26 default endpoints, which a server
+    // that needs no login at all does not have. Say so if they fail.
+    let guessed = !resolution.source.is_discovered();
+    manager.set_metadata(resolution.metadata);
+
+    let listener = CallbackListener::bind()
+        .await
+        .map_err(|e| LoginError::Start {
+            server: server.clone(),
+            message: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
+        })?;
+    let redirect_uri = listener.redirect_uri().to_string();
+    let request = AuthorizationRequest::new(redirect_uri.clone()).with_client_name("Patchbay");
+    let session = AuthorizationSession::new(manager, request)
+        .await
+        .map_err(|(_, e)| LoginError::Start {
+            server: server.clone(),
+            message: if guessed {
+                format!(
+                    "the server publishes no OAuth metadata and its default endpoints do not work ({}); it may not need a login at all",
+                    first_line(&e.to_string())
+                )
+            } else {
+                first_line(&e.to_string())
+            },
+        })?;
+    let auth_url =
+        check_url(session.get_authorization_url()).map_err(|source| LoginError::UnsafeUrl {
+            server: server.clone(),
+            source,
+        })?;
+    let query = |name: &str| {
+        auth_url
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let state = query("state").ok_or_else(|| LoginError::Start {
+        server: server.clone(),
+        message: "the authorization URL has no state".into(),
+    })?;
+    let resource = query("resource").unwrap_or_else(|| req.url.clone());
+    let requested_scopes: Vec<String> = query("scope")
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
+
+    let stop = CancellationToken::new();
+    let _stop_on_exit = stop.clone().drop_guard();
+    let accept = tokio::spawn(listener.accept(state.clone(), server.clone(), stop.clone()));
+    observer.waiting_for_browser(auth_url.as_str());
+    tracing::info!(mode = ?req.browser, "waiting for the browser");
+    let follow = async {
+        match req.browser {
+            BrowserMode::System => {
+                open_in_system_browser(&auth_url).map_err(|message| LoginError::Browser {
+                    server: server.clone(),
+                    message,
+                })
+            }
+            BrowserMode::Print => Ok(()),
+            BrowserMode::Follow => {
+                follow(&auth_url, &redirect_uri)
+                    .await
+                    .map_err(|message| LoginError::Follow {
+                        server: server.clone(),
+                        message,
+                    })
+            }
+        }
+    };
+    let callback = async {
+        // The browser step failing ends the login; succeeding just means "now wait".
+        follow.await?;
+        std::future::pending::<Result<(), LoginError>>().await
+    };
+    let got = tokio::select! {
+        got = accept => got.ok().flatten(),
+        Err(e) = callback => return Err(e),
+        _ = tokio::time::sleep(req.timeout) => {
+            return Err(LoginError::TimedOut { server, secs: req.timeout.as_secs() });
+        }
+        _ = cancel.cancelled() => return Err(LoginError::Cancelled { server }),
+    };
+    let (code, iss) = match got {
+        Some(Callback::Code { code, iss }) => (code, iss),
+        Some(Callback::Denied { error, description }) => {
+            return Err(LoginError::Denied {
+                server,
+                error,
+                description,
+            });
+        }
+        None => return Err(LoginError::Cancelled { server }),
+    };
+
+    let started = now_ms();
+    let tokens = session
+        .handle_callback_with_issuer(&code, &state, iss.as_deref())
+        .await
+        .map_err(|e| LoginError::Exchange {
+            server: server.clone(),
+            message: e.to_string(),
+        })?;
+    let (client_id, _) =
+        session
+            .auth_manager
+            .get_credentials()
+            .await
+            .map_err(|e| LoginError::Exchange {
+                server: server.clone(),
+                message: e.to_string(),
+            })?;
+    let issuer = metadata.issuer.clone().unwrap_or_else(|| {
+        url::Url::parse(&metadata.authorization_endpoint)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    });
+    let key = CredentialKey {
+        server: server.clone(),
+        issuer,
+        client_id,
+        resource,
+    };
+    let meta = CredentialMeta {
+        token_endpoint: metadata.token_endpoint.clone(),
+        revocation_endpoint: metadata
+            .additional_fields
+            .get("revocation_endpoint")
+            .and_then(|v| v.as_str())
+            .map(String::from),
+        // Registered dynamically as a public client (rmcp registers with "none").
+        auth_method: TokenAuthMethod::None,
+        expires_at_ms: tokens
+            .expires_in()
+            .map(|d| started + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
+        scopes: tokens
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .unwrap_or(requested_scopes),
+    };
+    let saved = credentials
+        .save(
+            &key,
+            Expected::Any,
+            &Secret::new(tokens.access_token().secret().clone()),
+            tokens
+                .refresh_token()
+                .map(|t| Secret::new(t.secret().clone()))
+                .as_ref(),
+            None,
+            meta,
+        )
+        .await
+        .map_err(|e: CredentialsError| LoginError::Save {
+            server: server.clone(),
+            message: e.to_string(),
+        })?;
+    tracing::info!(version = saved.version, "logged in");
+    Ok(saved)
+}
+
+/// An error from a server can carry a whole HTML page; a person needs its first line.
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches([':', ' ']);
+    match line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+/// `follow` mode: request the authorization URL without a person. Redirects are walked with a
+/// cookie jar while they stay on the authorization server's origin (an AS that approves
+/// without UI may still bounce through its own interaction URLs); a redirect to our callback is
+/// delivered to the listener; a page, or a redirect elsewhere, means a person is needed.
+async fn follow(auth_url: &url::Url, redirect_uri: &str) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let origin = auth_url.origin();
+    let mut url = auth_url.clone();
+    for _ in 0..MAX_FOLLOW_HOPS {
+        let response = client.get(url.clone()).send().await.map_err(|e| {
+            format!(
+                "could not reach the authorization server: {}",
+                e.without_url()
+            )
+        })?;
+        let status = response.status();
+        if !status.is_redirection() {
+            return Err(format!(
+                "the authorization server answered {status} with a page instead of redirecting back: it wants a person to sign in; use --browser system or print"
+            ));
+        }
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("a {status} redirect without a Location"))?;
+        let next = url
+            .join(location)
+            .map_err(|e| format!("a redirect to an unreadable location: {e}"))?;
+        let mut bare = next.clone();
+        bare.set_query(None);
+        bare.set_fragment(None);
+        if bare.as_str() == redirect_uri {
+            client
+                .get(next)
+                .send()
+                .await
+                .map_err(|e| format!("could not deliver the answer to the callback: {e}"))?;
+            return Ok(());
+        }
+        if next.origin() != origin {
+            return Err(format!(
+                "the authorization server redirected to {}, which is neither itself nor Patchbay's callback",
+                next.origin().ascii_serialization()
+            ));
+        }
+        url = next;
+    }
+    Err(format!("more than {MAX_FOLLOW_HOPS} redirects"))
+}
