@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::browser::BrowserMode;
 use crate::auth::{
-    self, AuthStatus, Credentials, LoginError, LoginObserver, LoginRequest, LogoutReport,
+    self, AuthContext, AuthStatus, LoginError, LoginObserver, LoginRequest, LogoutReport,
     RefreshCoordinator,
 };
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
@@ -22,7 +22,7 @@ use crate::config::{self, ConfigError, ImportPlan, ServerDef};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
 use crate::store::{CallRecord, Store, StoreError};
-use crate::vault::{KeyBackend, NoKeyring, OsKeyring, Vault};
+use crate::vault::KeyBackend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -139,11 +139,7 @@ pub struct Hub {
 struct Inner {
     data_dir: PathBuf,
     store: Store,
-    /// Made on first use: opening the vault may ask the OS keyring, which commands that never
-    /// touch a login should not wait for.
-    auth: tokio::sync::OnceCell<Arc<RefreshCoordinator>>,
-    refresh_timeout: Duration,
-    os_keyring: bool,
+    auth: AuthContext,
     /// One login flow per server however many callers ask: the pending flow and its cancel.
     logins: Mutex<HashMap<String, (CancellationToken, LoginFlight)>>,
     bus: EventBus,
@@ -182,10 +178,14 @@ impl Hub {
         let hub = Hub {
             inner: Arc::new(Inner {
                 data_dir: options.data_dir.clone(),
+                auth: AuthContext::new(
+                    store.clone(),
+                    options.data_dir.clone(),
+                    options.os_keyring,
+                    http.clone(),
+                    options.refresh_timeout,
+                ),
                 store,
-                auth: tokio::sync::OnceCell::new(),
-                refresh_timeout: options.refresh_timeout,
-                os_keyring: options.os_keyring,
                 logins: Mutex::new(HashMap::new()),
                 bus: EventBus::new(),
                 timings: options.timings,
@@ -206,7 +206,7 @@ impl Hub {
             def.clone(),
             self.inner.bus.clone(),
             self.inner.timings,
-            self.inner.http.clone(),
+            self.inner.auth.clone(),
         );
         self.inner
             .defs
@@ -407,28 +407,7 @@ impl Hub {
 
     /// The credentials and their refresh coordinator; opens the vault on first use.
     pub async fn refresher(&self) -> Arc<RefreshCoordinator> {
-        self.inner
-            .auth
-            .get_or_init(|| async {
-                let dir = self.inner.data_dir.clone();
-                let os_keyring = self.inner.os_keyring;
-                let vault = tokio::task::spawn_blocking(move || {
-                    if os_keyring {
-                        Vault::open(&dir, &OsKeyring)
-                    } else {
-                        Vault::open(&dir, &NoKeyring)
-                    }
-                })
-                .await
-                .expect("vault task");
-                RefreshCoordinator::new(
-                    Credentials::new(self.inner.store.clone(), Arc::new(vault)),
-                    self.inner.http.clone(),
-                    self.inner.refresh_timeout,
-                )
-            })
-            .await
-            .clone()
+        self.inner.auth.refresher().await
     }
 
     /// Logs in to a remote server through the browser (`mode`) and stores the tokens. A second
@@ -483,6 +462,13 @@ impl Hub {
                                 Err(e) => Err(e),
                             };
                             hub.inner.logins.lock().unwrap().remove(&req.server);
+                            // A session that stopped for want of a login starts again now.
+                            if status.is_ok()
+                                && let Ok(session) = hub.session(&req.server)
+                                && session.snapshot().state == ServerState::NeedsAuth
+                            {
+                                session.connect();
+                            }
                             hub.inner.bus.publish(Event::LoginFinished {
                                 server: req.server.clone(),
                                 ok: status.is_ok(),

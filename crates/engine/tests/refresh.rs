@@ -42,6 +42,7 @@ async fn save_login(creds: &Credentials, server: &str, tokens: &Value) -> Creden
         revocation_endpoint: tokens["revocation_endpoint"].as_str().map(Into::into),
         auth_method: TokenAuthMethod::None,
         expires_at_ms: None,
+        issued_at_ms: None,
         scopes: vec!["mcp".into()],
     };
     creds

@@ -39,6 +39,8 @@ impl std::str::FromStr for BrowserMode {
 pub enum UnsafeUrl {
     #[error("refusing to open '{0}': it is not a URL")]
     NotAUrl(String),
+    #[error("refusing to open a URL that contains the shell character '{0}'")]
+    ShellCharacter(char),
     #[error(
         "refusing to open a '{scheme}:' URL from the server; only https (or http on this machine) is opened"
     )]
@@ -48,6 +50,11 @@ pub enum UnsafeUrl {
     )]
     RemoteHttp(String),
 }
+
+/// Shell metacharacters (`&` is absent: it separates query parameters).
+const SHELL_CHARS: &[char] = &[
+    '`', '$', '|', ';', '<', '>', '\\', '"', '\'', '(', ')', '{', '}', '^', '!', '*',
+];
 
 pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
@@ -68,14 +75,23 @@ pub fn check_url(text: &str) -> Result<url::Url, UnsafeUrl> {
     }
     let url = url::Url::parse(trimmed).map_err(|_| UnsafeUrl::NotAUrl(text.into()))?;
     match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(UnsafeUrl::RemoteHttp(url.to_string())),
-        "https" => Err(UnsafeUrl::NotAUrl(text.into())),
-        other => Err(UnsafeUrl::Scheme {
-            scheme: other.into(),
-        }),
+        "https" if url.host().is_some() => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(UnsafeUrl::RemoteHttp(url.to_string())),
+        "https" => return Err(UnsafeUrl::NotAUrl(text.into())),
+        other => {
+            return Err(UnsafeUrl::Scheme {
+                scheme: other.into(),
+            });
+        }
     }
+    // The opener gets the URL as one argument, no shell; still, characters that only a shell
+    // would care about have no business in an authorization URL, so a URL that keeps any of
+    // them after encoding is refused rather than trusted to every platform's opener.
+    if let Some(c) = url.as_str().chars().find(|c| SHELL_CHARS.contains(c)) {
+        return Err(UnsafeUrl::ShellCharacter(c));
+    }
+    Ok(url)
 }
 
 /// Opens a checked URL in the system browser. The URL goes to the opener as one argument,
@@ -109,7 +125,7 @@ mod tests {
             ("calc.exe", "not a URL"),
             ("$(touch /tmp/pwned)", "not a URL"),
             ("https://a.example/x; rm -rf ~", "not a URL"),
-            ("https://a.example/`id`\n", "not a URL"),
+            ("https://a.example/x\n`id`", "not a URL"),
             (
                 "http://evil.example/authorize",
                 "plain http is only allowed",
@@ -121,6 +137,21 @@ mod tests {
         for (input, says) in cases {
             let err = check_url(input).expect_err(input);
             assert!(err.to_string().contains(says), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn what_reaches_the_opener_is_the_encoded_url() {
+        // Backticks and quotes are percent-encoded by the URL parser; what is left is refused.
+        let url = check_url("https://a.example/`id`?q=\"x\"").unwrap();
+        assert_eq!(url.as_str(), "https://a.example/%60id%60?q=%22x%22");
+        for bad in [
+            "https://a.example/$(id)",
+            "https://a.example/?q=a|b",
+            "https://a.example/?q=a;b",
+        ] {
+            let err = check_url(bad).unwrap_err();
+            assert!(matches!(err, UnsafeUrl::ShellCharacter(_)), "{bad}: {err}");
         }
     }
 

@@ -27,6 +27,10 @@ pub struct CredentialMeta {
     /// Unix epoch ms when the access token expires, when the AS said.
     #[serde(default)]
     pub expires_at_ms: Option<i64>,
+    /// Unix epoch ms when the access token was issued (when we asked for it): with the expiry,
+    /// its lifetime, so short-lived tokens are not refreshed on every request.
+    #[serde(default)]
+    pub issued_at_ms: Option<i64>,
     #[serde(default)]
     pub scopes: Vec<String>,
 }

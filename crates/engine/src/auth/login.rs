@@ -245,6 +245,7 @@ pub async fn login(
         expires_at_ms: tokens
             .expires_in()
             .map(|d| started + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
+        issued_at_ms: Some(started),
         scopes: tokens
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect())

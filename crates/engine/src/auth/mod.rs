@@ -7,12 +7,14 @@
 mod account;
 pub mod browser;
 mod callback;
+mod context;
 mod credentials;
 mod login;
 mod refresh;
 mod token;
 
 pub use account::{AuthStatus, LogoutReport, logout, status};
+pub use context::AuthContext;
 pub use credentials::{Credential, CredentialMeta, Credentials, CredentialsError, TokenAuthMethod};
 pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginObserver, LoginRequest, login};
 pub use refresh::{DEFAULT_REFRESH_TIMEOUT, RefreshCoordinator, RefreshError};

@@ -83,11 +83,15 @@ impl RefreshCoordinator {
         &self.credentials
     }
 
-    /// Refreshes far enough ahead that a request sent now does not race the expiry.
+    /// Refreshes far enough ahead that a request sent now does not race the expiry: 10 s
+    /// before, or a quarter of the token's lifetime for tokens shorter than 40 s.
     fn needs_refresh_soon(cred: &Credential) -> bool {
-        cred.meta
-            .expires_at_ms
-            .is_some_and(|at| at - now_ms() < 10_000)
+        let Some(at) = cred.meta.expires_at_ms else {
+            return false;
+        };
+        let lifetime = cred.meta.issued_at_ms.map(|issued| at - issued);
+        let margin = lifetime.map_or(10_000, |l| (l / 4).clamp(0, 10_000));
+        at - now_ms() < margin
     }
 
     /// The server's credential, refreshed first when it expires within a few seconds
@@ -254,6 +258,7 @@ impl RefreshCoordinator {
             Ok(grant) => {
                 let meta = CredentialMeta {
                     expires_at_ms: grant.expires_at_ms,
+                    issued_at_ms: Some(grant.issued_at_ms),
                     scopes: grant.scopes.unwrap_or_else(|| cred.meta.scopes.clone()),
                     ..cred.meta.clone()
                 };

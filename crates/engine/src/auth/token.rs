@@ -19,6 +19,8 @@ pub struct TokenGrant {
     /// A rotated refresh token, when the AS sent one; `None` means keep the old one.
     pub refresh_token: Option<Secret>,
     pub expires_at_ms: Option<i64>,
+    /// When we asked for it (the expiry counts from there).
+    pub issued_at_ms: i64,
     /// Scopes the AS says it granted, when it said.
     pub scopes: Option<Vec<String>>,
 }
@@ -117,6 +119,7 @@ pub(crate) async fn refresh(
         expires_at_ms: response
             .expires_in()
             .map(|d| started + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
+        issued_at_ms: started,
         scopes: response
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect()),

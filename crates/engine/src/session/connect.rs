@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use super::Live;
 use super::client::{NotificationTap, Observed, PatchbayClient};
 use super::process::{ServerLog, ServerProcess, StdioSpec};
+use crate::auth::AuthContext;
 use crate::calls::CallRegistry;
 use crate::config::{ServerDef, TransportDef};
 use crate::events::EventBus;
+use crate::transport::authorized::AuthorizedHttp;
 use crate::transport::sse::{SseClientTransport, SseTransportError};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,10 +99,12 @@ pub(super) async fn connect(
     bus: &EventBus,
     log: &ServerLog,
     calls: &Arc<CallRegistry>,
-    http: &reqwest::Client,
+    auth: &AuthContext,
     timeout: Duration,
     cancel: CancellationToken,
 ) -> Result<Live, ConnectError> {
+    // One HTTP client for the whole hub (connection pool, redirect policy).
+    let http = auth.http();
     let tap: NotificationTap = {
         let (server, bus, calls) = (def.name.clone(), bus.clone(), calls.clone());
         Arc::new(move |n| calls.observe(&server, &bus, n))
@@ -198,15 +202,27 @@ pub(super) async fn connect(
                 };
                 custom.insert(k, v);
             }
+            // A person's own Authorization header wins over OAuth (an API key, a static token).
+            let own_auth = custom.contains_key(&http::header::AUTHORIZATION);
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(custom)
                 // The default of 16 would queue a 32-wide burst of calls behind itself.
                 .max_concurrent_requests(128);
-            let transport = Observed::new(
-                StreamableHttpClientTransport::with_client(http.clone(), config),
-                tap,
-            );
-            match handshake(transport, timeout, &cancel).await {
+            let outcome = if own_auth {
+                let transport = Observed::new(
+                    StreamableHttpClientTransport::with_client(http.clone(), config),
+                    tap,
+                );
+                handshake(transport, timeout, &cancel).await
+            } else {
+                let client = AuthorizedHttp::new(http.clone(), name.clone(), auth.clone());
+                let transport = Observed::new(
+                    StreamableHttpClientTransport::with_client(client, config),
+                    tap,
+                );
+                handshake(transport, timeout, &cancel).await
+            };
+            match outcome {
                 Ok(connected) => Ok(connected.into_live(None)),
                 Err(f) => Err(remote_failure(&name, url, timeout, f)),
             }

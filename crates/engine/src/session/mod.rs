@@ -100,7 +100,7 @@ impl Session {
         def: ServerDef,
         bus: EventBus,
         timings: SessionTimings,
-        http: reqwest::Client,
+        auth: crate::auth::AuthContext,
     ) -> Arc<Session> {
         let (commands, rx) = mpsc::unbounded_channel();
         let (snap_tx, snapshot) = watch::channel(Snapshot {
@@ -120,7 +120,7 @@ impl Session {
             snapshot: snap_tx,
             commands: rx,
             timings,
-            http,
+            auth,
             failures: 0,
             retry_at: None,
             live: None,
@@ -276,7 +276,8 @@ struct Actor {
     snapshot: watch::Sender<Snapshot>,
     commands: mpsc::UnboundedReceiver<Command>,
     timings: SessionTimings,
-    http: reqwest::Client,
+    /// Tokens for remote servers that need a login.
+    auth: crate::auth::AuthContext,
     /// Consecutive failures, for the backoff.
     failures: u32,
     retry_at: Option<tokio::time::Instant>,
@@ -369,18 +370,25 @@ impl Actor {
             }
             Some(Command::Suspect) => {
                 let peer = self.live.as_ref().expect("live").peer.clone();
-                let alive = matches!(
-                    tokio::time::timeout(
-                        self.timings.ping_timeout,
-                        peer.send_request(rmcp::model::ClientRequest::PingRequest(
-                            Default::default()
-                        ))
-                    )
-                    .await,
-                    Ok(Ok(_))
-                );
+                let ping = tokio::time::timeout(
+                    self.timings.ping_timeout,
+                    peer.send_request(rmcp::model::ClientRequest::PingRequest(Default::default())),
+                )
+                .await;
                 // Several failing calls queue several suspicions; one check answers them all.
                 self.drain(|c| matches!(c, Command::Suspect));
+                // The server still answers, but not to us: the login is gone (refresh was
+                // already tried by the transport). Waiting for a person, not retrying.
+                if let Ok(Err(e)) = &ping
+                    && (e.is_authorization_required() || e.auth_challenge().is_some())
+                {
+                    let live = self.live.take().expect("live");
+                    self.close(live).await;
+                    self.retry_at = None;
+                    self.set_state(ServerState::NeedsAuth, None, None);
+                    return Next::Continue;
+                }
+                let alive = matches!(ping, Ok(Ok(_)));
                 if !alive {
                     let live = self.live.take().expect("live");
                     let message = self.describe_drop(live, false).await;
@@ -433,7 +441,7 @@ impl Actor {
                 &self.bus,
                 &self.log,
                 &self.calls,
-                &self.http,
+                &self.auth,
                 self.timings.connect_timeout,
                 cancel.clone(),
             );

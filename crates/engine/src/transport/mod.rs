@@ -1,2 +1,4 @@
-//! How bytes reach a server: rmcp's child-process and Streamable HTTP transports, plus our legacy SSE one.
+//! How bytes reach a server: rmcp's child-process and Streamable HTTP transports, the HTTP
+//! client that adds the saved login to each request, and our legacy SSE transport.
+pub mod authorized;
 pub mod sse;

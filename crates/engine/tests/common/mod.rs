@@ -137,6 +137,8 @@ impl Drop for HttpPeer {
 
 pub async fn hub(dir: &tempfile::TempDir) -> Hub {
     let mut options = HubOptions::new(dir.path());
+    // Tests never touch the person's own keyring.
+    options.os_keyring = false;
     options.timings = SessionTimings {
         connect_timeout: Duration::from_secs(20),
         backoff: Backoff {

@@ -1,0 +1,175 @@
+//! Sessions with a saved login against a real authorization server and a protected
+//! server-everything (tests/peers/oauth): `needs_auth` until a login, then connected by itself;
+//! a 401 mid-session healed by one refresh and a retry the caller never sees; a login that is
+//! truly gone shows `needs_auth` again.
+
+mod common;
+
+use std::time::Duration;
+
+use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::events::Event;
+use patchbay_engine::store::Expected;
+use patchbay_engine::{CallOutcome, CallRequest, Hub, ServerState};
+
+use common::oauth::AuthServer;
+
+fn echo(message: &str) -> CallRequest {
+    CallRequest {
+        server: "remote".into(),
+        tool: "echo".into(),
+        arguments: serde_json::json!({ "message": message })
+            .as_object()
+            .cloned(),
+        timeout: Some(Duration::from_secs(20)),
+    }
+}
+
+async fn wait_state(hub: &Hub, want: &str) {
+    for _ in 0..400 {
+        if hub.state("remote").map(|s| s.name()) == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "server never reached {want}; it is {:?}",
+        hub.state("remote")
+    );
+}
+
+async fn logged_in_hub(dir: &tempfile::TempDir, auth: &AuthServer) -> Hub {
+    let hub = common::hub(dir).await;
+    hub.add_server(common::http_def("remote", &auth.resource))
+        .await
+        .unwrap();
+    hub.login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        hub.connect_and_wait("remote").await.unwrap(),
+        ServerState::Connected
+    );
+    hub
+}
+
+/// Makes the stored access token look valid for an hour while the AS has (or will have)
+/// expired it: the next request carries it and meets a 401.
+async fn pretend_token_is_fresh(hub: &Hub) {
+    let creds = hub.refresher().await;
+    let creds = creds.credentials();
+    let cred = creds.current("remote").await.unwrap().unwrap();
+    let mut meta = cred.meta.clone();
+    meta.expires_at_ms = Some(meta.expires_at_ms.unwrap() + 3_600_000);
+    meta.issued_at_ms = None;
+    creds
+        .save(
+            &cred.key,
+            Expected::Version(cred.version),
+            &cred.access_token,
+            cred.refresh_token.as_ref(),
+            None,
+            meta,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn needs_auth_until_login_then_connects_by_itself() {
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = common::hub(&dir).await;
+    hub.add_server(common::http_def("remote", &auth.resource))
+        .await
+        .unwrap();
+    let mut events = hub.subscribe();
+    assert_eq!(
+        hub.connect_and_wait("remote").await.unwrap(),
+        ServerState::NeedsAuth
+    );
+    let err = hub.call_tool(echo("early")).await.unwrap();
+    assert_eq!(err.outcome, CallOutcome::Failed);
+    assert!(err.error.unwrap().contains("needs a login"));
+
+    hub.login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    common::expect_event(&mut events, Duration::from_secs(20), |e| {
+        matches!(e, Event::State { server, state: ServerState::Connected } if server == "remote")
+    })
+    .await;
+    let report = hub.call_tool(echo("after login")).await.unwrap();
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    assert!(common::text_of(report.result.as_ref().unwrap()).contains("after login"));
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_mid_session_is_refreshed_once_for_many_calls_and_retried() {
+    let auth = AuthServer::start(3);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = logged_in_hub(&dir, &auth).await;
+    pretend_token_is_fresh(&hub).await;
+    // Past the AS's 3 s lifetime: the token we still think fresh is dead there.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    auth.post("/test/reset-stats").await;
+
+    let calls = (0..12).map(|i| {
+        let hub = hub.clone();
+        tokio::spawn(async move { hub.call_tool(echo(&format!("call {i}"))).await })
+    });
+    for (i, r) in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let report = r.unwrap().unwrap();
+        assert_eq!(report.outcome, CallOutcome::Ok, "call {i}: {report:?}");
+        assert!(common::text_of(report.result.as_ref().unwrap()).contains(&format!("call {i}")));
+    }
+    let stats = auth.stats().await;
+    assert!(stats["rs_unauthorized"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["token_requests"]["refresh_token"], 1, "{stats}");
+    assert_eq!(hub.state("remote"), Some(ServerState::Connected));
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_lived_tokens_are_refreshed_ahead_without_a_401() {
+    let auth = AuthServer::start(4);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = logged_in_hub(&dir, &auth).await;
+    auth.post("/test/reset-stats").await;
+    // Three token lifetimes of calls.
+    for i in 0..12 {
+        let report = hub.call_tool(echo(&format!("tick {i}"))).await.unwrap();
+        assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+    }
+    let stats = auth.stats().await;
+    let refreshes = stats["token_requests"]["refresh_token"].as_u64().unwrap();
+    assert!((2..=6).contains(&refreshes), "{stats}");
+    assert_eq!(stats["rs_unauthorized"], 0, "{stats}");
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_login_shows_needs_auth_and_a_new_login_recovers() {
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = logged_in_hub(&dir, &auth).await;
+    auth.post("/test/revoke-grants").await;
+
+    let report = hub.call_tool(echo("revoked")).await.unwrap();
+    assert_eq!(report.outcome, CallOutcome::Failed, "{report:?}");
+    wait_state(&hub, "needs_auth").await;
+
+    hub.login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    wait_state(&hub, "connected").await;
+    let report = hub.call_tool(echo("back")).await.unwrap();
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    hub.shutdown().await;
+}
