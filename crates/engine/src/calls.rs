@@ -287,7 +287,7 @@ async fn exchange(
     {
         Ok(h) => h,
         Err(e) => {
-            ctx.session.suspect();
+            ctx.session.request_failed(&e);
             return (CallOutcome::Failed, None, Some(lost(server, &e)));
         }
     };
@@ -359,7 +359,7 @@ async fn exchange(
             )),
         ),
         Ok(Err(e)) => {
-            ctx.session.suspect();
+            ctx.session.request_failed(&e);
             (CallOutcome::Failed, None, Some(lost(server, &e)))
         }
         // The service dropped the responder: the connection is gone.
@@ -371,7 +371,13 @@ async fn exchange(
 }
 
 fn lost(server: &str, e: &ServiceError) -> String {
-    format!("lost the connection to server '{server}' during the call: {e}")
+    if e.is_authorization_required() || e.auth_challenge().is_some() {
+        format!(
+            "server '{server}' refused the call: it needs a new login (its login was revoked or lacks a permission)"
+        )
+    } else {
+        format!("lost the connection to server '{server}' during the call: {e}")
+    }
 }
 
 async fn send_cancelled(

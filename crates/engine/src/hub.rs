@@ -364,10 +364,13 @@ impl Hub {
         let peer = session.ready_peer(wait).await?;
         match tokio::time::timeout(wait, peer.list_all_tools()).await {
             Ok(Ok(tools)) => Ok(tools),
-            Ok(Err(e)) => Err(HubError::Request {
-                server: name.into(),
-                message: e.to_string(),
-            }),
+            Ok(Err(e)) => {
+                session.request_failed(&e);
+                Err(HubError::Request {
+                    server: name.into(),
+                    message: e.to_string(),
+                })
+            }
             Err(_) => Err(HubError::Request {
                 server: name.into(),
                 message: format!("no answer within {}s", wait.as_secs()),
@@ -428,6 +431,30 @@ impl Hub {
             }
         };
         let refresher = self.refresher().await;
+        let snapshot = self.session(name)?.snapshot();
+        let challenge = match snapshot.state {
+            ServerState::NeedsAuth => snapshot.auth_challenge,
+            _ => None,
+        };
+        let granted_scopes = auth::status(refresher.credentials(), name)
+            .await
+            .map(|s| s.scopes)
+            .unwrap_or_default();
+        // Step-up is bounded: a 403 that asks only for scopes this login already has would
+        // send the person round the same loop forever; say so instead.
+        if let Some(wanted) = challenge
+            .as_deref()
+            .and_then(|c| auth::step_up_scopes(c, &url, &granted_scopes))
+            && wanted.len() == granted_scopes.len()
+        {
+            return Err(HubError::Login(LoginError::Start {
+                server: name.into(),
+                message: format!(
+                    "the server refuses access although this login already has the scopes it names ({}); logging in again cannot help, ask the server's administrator",
+                    granted_scopes.join(" ")
+                ),
+            }));
+        }
         let flight = {
             let mut logins = self.inner.logins.lock().unwrap();
             match logins.get(name) {
@@ -440,6 +467,8 @@ impl Hub {
                         url,
                         browser: mode,
                         timeout,
+                        challenge,
+                        granted_scopes,
                     };
                     let task_cancel = cancel.clone();
                     let span = tracing::info_span!("login", server = %name);

@@ -10,7 +10,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth2::TokenResponse;
-use rmcp::transport::auth::{AuthorizationManager, AuthorizationRequest, AuthorizationSession};
+use rmcp::transport::auth::{
+    AuthorizationManager, AuthorizationRequest, AuthorizationSession, WWWAuthenticateParams,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::browser::{BrowserMode, UnsafeUrl, check_url, open_in_system_browser};
@@ -33,6 +35,29 @@ pub struct LoginRequest {
     pub url: String,
     pub browser: BrowserMode,
     pub timeout: Duration,
+    /// The server's `WWW-Authenticate` that asked for this login, if one did: it names the
+    /// protected resource metadata and the scopes wanted.
+    pub challenge: Option<String>,
+    /// Scopes the current login already has; a step-up (403 `insufficient_scope`) asks for
+    /// their union with the challenged ones.
+    pub granted_scopes: Vec<String>,
+}
+
+/// The scopes a 403 `insufficient_scope` challenge asks for on top of `granted`, when it is
+/// one; `None` for any other challenge.
+pub fn step_up_scopes(challenge: &str, url: &str, granted: &[String]) -> Option<Vec<String>> {
+    let base = url::Url::parse(url).ok()?;
+    let params = WWWAuthenticateParams::parse(challenge, &base);
+    if !params.is_insufficient_scope() {
+        return None;
+    }
+    let mut scopes: Vec<String> = granted.to_vec();
+    for s in params.scope.as_deref().unwrap_or("").split_whitespace() {
+        if !scopes.iter().any(|g| g == s) {
+            scopes.push(s.to_string());
+        }
+    }
+    Some(scopes)
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -101,7 +126,7 @@ pub async fn login(
         .await
         .map_err(|e| discovery(first_line(&e.to_string())))?;
     let resolution = manager
-        .resolve_metadata_from_challenge(None)
+        .resolve_metadata_from_challenge(req.challenge.as_deref())
         .await
         .map_err(|e| {
             discovery(format!(
@@ -123,6 +148,17 @@ pub async fn login(
         })?;
     let redirect_uri = listener.redirect_uri().to_string();
     let request = AuthorizationRequest::new(redirect_uri.clone()).with_client_name("Patchbay");
+    // Scopes: a step-up asks for the union of what it has and what the 403 named; otherwise the
+    // challenge's scope, else the resource's `scopes_supported`, else none (rmcp's initial
+    // selection); `offline_access` is added when the AS offers it.
+    let step_up = req
+        .challenge
+        .as_deref()
+        .and_then(|c| step_up_scopes(c, &req.url, &req.granted_scopes));
+    let request = match step_up {
+        Some(scopes) => request.with_scopes(scopes),
+        None => request.with_initial_scope_selection(),
+    };
     let session = AuthorizationSession::new(manager, request)
         .await
         .map_err(|(_, e)| LoginError::Start {

@@ -16,6 +16,8 @@ mod token;
 pub use account::{AuthStatus, LogoutReport, logout, status};
 pub use context::AuthContext;
 pub use credentials::{Credential, CredentialMeta, Credentials, CredentialsError, TokenAuthMethod};
-pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginObserver, LoginRequest, login};
+pub use login::{
+    DEFAULT_LOGIN_TIMEOUT, LoginError, LoginObserver, LoginRequest, login, step_up_scopes,
+};
 pub use refresh::{DEFAULT_REFRESH_TIMEOUT, RefreshCoordinator, RefreshError};
 pub use token::{TokenError, TokenGrant};

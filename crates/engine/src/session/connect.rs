@@ -49,8 +49,10 @@ pub enum ConnectError {
     },
     #[error("server '{server}': the MCP handshake failed: {detail}")]
     Handshake { server: String, detail: String },
+    /// `challenge`: the server's `WWW-Authenticate`, which says where to log in and which
+    /// scopes it wants.
     #[error("server needs a login")]
-    NeedsAuth,
+    NeedsAuth { challenge: Option<String> },
     #[error("cancelled")]
     Cancelled,
 }
@@ -60,7 +62,7 @@ impl ConnectError {
     pub fn retry_can_help(&self) -> bool {
         !matches!(
             self,
-            ConnectError::CommandNotFound { .. } | ConnectError::NeedsAuth
+            ConnectError::CommandNotFound { .. } | ConnectError::NeedsAuth { .. }
         )
     }
 }
@@ -254,8 +256,10 @@ pub(super) async fn connect(
                         hint: None,
                     });
                 }
-                Ok(Err(SseTransportError::Unauthorized { .. })) => {
-                    return Err(ConnectError::NeedsAuth);
+                Ok(Err(SseTransportError::Unauthorized { www_authenticate })) => {
+                    return Err(ConnectError::NeedsAuth {
+                        challenge: www_authenticate,
+                    });
                 }
                 Ok(Err(e)) => {
                     return Err(ConnectError::Unreachable {
@@ -286,7 +290,9 @@ fn remote_failure(name: &str, url: &str, timeout: Duration, f: Failure) -> Conne
             hint: None,
         },
         Failure::Init(e) if e.is_authorization_required() || e.auth_challenge().is_some() => {
-            ConnectError::NeedsAuth
+            ConnectError::NeedsAuth {
+                challenge: e.auth_challenge().map(String::from),
+            }
         }
         Failure::Init(e) if matches!(*e, ClientInitializeError::TransportError { .. }) => {
             ConnectError::Unreachable {

@@ -62,6 +62,8 @@ pub struct Snapshot {
     pub pid: Option<u32>,
     /// Counts finished connection attempts, so a waiter can tell a fresh outcome from an old one.
     pub attempts_done: u64,
+    /// While `needs_auth`: the server's last `WWW-Authenticate` (where to log in, which scopes).
+    pub auth_challenge: Option<String>,
 }
 
 /// Why a call cannot be sent now.
@@ -83,6 +85,8 @@ enum Command {
     Disconnect(Option<oneshot::Sender<()>>),
     /// A call saw the transport fail: check whether the connection is really gone.
     Suspect,
+    /// A request met a 401/403 that refresh could not heal: wait for a login.
+    AuthLost(Option<String>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -109,6 +113,7 @@ impl Session {
             info: None,
             pid: None,
             attempts_done: 0,
+            auth_challenge: None,
         });
         let calls = Arc::new(CallRegistry::default());
         let log = ServerLog::default();
@@ -167,6 +172,18 @@ impl Session {
 
     pub(crate) fn suspect(&self) {
         let _ = self.commands.send(Command::Suspect);
+    }
+
+    /// A request failed: an authorization failure (refresh already tried by the transport)
+    /// moves the session to `needs_auth`; anything else makes it check its connection.
+    pub(crate) fn request_failed(&self, e: &rmcp::ServiceError) {
+        if e.is_authorization_required() || e.auth_challenge().is_some() {
+            let _ = self
+                .commands
+                .send(Command::AuthLost(e.auth_challenge().map(String::from)));
+        } else {
+            self.suspect();
+        }
     }
 
     pub async fn disconnect(&self) {
@@ -339,7 +356,7 @@ impl Actor {
                 self.retry_at = None;
                 self.attempt().await
             }
-            Some(Command::Suspect) => Next::Continue,
+            Some(Command::Suspect) | Some(Command::AuthLost(_)) => Next::Continue,
             Some(Command::Disconnect(ack)) => {
                 self.retry_at = None;
                 self.failures = 0;
@@ -368,6 +385,14 @@ impl Actor {
                 self.failures = 0;
                 self.attempt().await
             }
+            Some(Command::AuthLost(challenge)) => {
+                self.drain(|c| matches!(c, Command::AuthLost(_) | Command::Suspect));
+                let live = self.live.take().expect("live");
+                self.close(live).await;
+                self.retry_at = None;
+                self.needs_auth(challenge);
+                Next::Continue
+            }
             Some(Command::Suspect) => {
                 let peer = self.live.as_ref().expect("live").peer.clone();
                 let ping = tokio::time::timeout(
@@ -382,10 +407,11 @@ impl Actor {
                 if let Ok(Err(e)) = &ping
                     && (e.is_authorization_required() || e.auth_challenge().is_some())
                 {
+                    let challenge = e.auth_challenge().map(String::from);
                     let live = self.live.take().expect("live");
                     self.close(live).await;
                     self.retry_at = None;
-                    self.set_state(ServerState::NeedsAuth, None, None);
+                    self.needs_auth(challenge);
                     return Next::Continue;
                 }
                 let alive = matches!(ping, Ok(Ok(_)));
@@ -450,7 +476,7 @@ impl Actor {
                 tokio::select! {
                     r = &mut attempt => break r,
                     cmd = next_command(&mut self.deferred, &mut self.commands), if stop_request.is_none() => match cmd {
-                        Some(Command::Connect) | Some(Command::Reconnect) | Some(Command::Suspect) => {}
+                        Some(Command::Connect) | Some(Command::Reconnect) | Some(Command::Suspect) | Some(Command::AuthLost(_)) => {}
                         Some(c) => { cancel.cancel(); stop_request = Some(c); }
                         None => { cancel.cancel(); }
                     },
@@ -487,8 +513,8 @@ impl Actor {
                     _ => Next::Continue,
                 }
             }
-            (Err(ConnectError::NeedsAuth), None) => {
-                self.set_state(ServerState::NeedsAuth, None, None);
+            (Err(ConnectError::NeedsAuth { challenge }), None) => {
+                self.needs_auth(challenge);
                 Next::Continue
             }
             (Err(e), None) => {
@@ -569,6 +595,11 @@ impl Actor {
         self.snapshot.send_modify(|s| s.attempts_done += 1);
     }
 
+    fn needs_auth(&mut self, challenge: Option<String>) {
+        self.snapshot.send_modify(|s| s.auth_challenge = challenge);
+        self.set_state(ServerState::NeedsAuth, None, None);
+    }
+
     fn set_state(
         &mut self,
         state: ServerState,
@@ -576,6 +607,9 @@ impl Actor {
         info: Option<(Arc<ServerPeerInfo>, Option<u32>)>,
     ) {
         self.snapshot.send_modify(|s| {
+            if state != ServerState::NeedsAuth {
+                s.auth_challenge = None;
+            }
             s.state = state.clone();
             s.peer = peer;
             match info {

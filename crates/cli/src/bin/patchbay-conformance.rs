@@ -1,0 +1,116 @@
+//! The client under test for the official MCP conformance suite
+//! (`@modelcontextprotocol/conformance client --command "patchbay-conformance"`): the suite
+//! appends its scenario server's URL. This drives the same engine as the app and the CLI:
+//! connect, log in in `follow` mode when the server wants a login, list the tools, call the
+//! first one, disconnect. Exit 0 when all of that worked.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::{
+    CallOutcome, CallRequest, Hub, HubOptions, ServerDef, ServerState, TransportDef,
+};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(url) = std::env::args().nth(1) else {
+        eprintln!("usage: patchbay-conformance SERVER_URL");
+        return ExitCode::from(2);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(url)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(url: String) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut options = HubOptions::new(dir.path());
+    options.os_keyring = false;
+    let hub = Hub::open(options).await?;
+    let outcome = exercise(&hub, url).await;
+    hub.shutdown().await;
+    outcome
+}
+
+async fn exercise(hub: &Hub, url: String) -> anyhow::Result<()> {
+    let name = "under-test";
+    hub.add_server(ServerDef::new(
+        name,
+        TransportDef::Http {
+            url,
+            headers: Default::default(),
+        },
+    ))
+    .await?;
+    let mut state = hub.connect_and_wait(name).await?;
+    // A first login, and at most two step-ups: what a person would click before giving up.
+    for _ in 0..3 {
+        if state != ServerState::NeedsAuth {
+            break;
+        }
+        hub.login(name, BrowserMode::Follow, Duration::from_secs(20))
+            .await?;
+        state = hub.connect_and_wait(name).await?;
+    }
+    if state != ServerState::Connected {
+        anyhow::bail!("not connected: {state:?}");
+    }
+    // A request that meets a 401/403 mid-session puts the server back in needs_auth: log in
+    // again (with the challenged scopes) and retry, a bounded number of times.
+    let mut tools = hub.tools(name).await;
+    for _ in 0..2 {
+        if tools.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if hub.state(name) != Some(ServerState::NeedsAuth) {
+            break;
+        }
+        hub.login(name, BrowserMode::Follow, Duration::from_secs(20))
+            .await?;
+        hub.connect_and_wait(name).await?;
+        tools = hub.tools(name).await;
+    }
+    let tools = tools?;
+    eprintln!("{} tools", tools.len());
+    if let Some(tool) = tools.first() {
+        let call = || CallRequest {
+            server: name.into(),
+            tool: tool.name.to_string(),
+            arguments: Some(Default::default()),
+            timeout: Some(Duration::from_secs(10)),
+        };
+        let mut report = hub.call_tool(call()).await?;
+        // A 403 insufficient_scope: step up (one more login with the union of scopes), retry.
+        for _ in 0..2 {
+            if report.outcome != CallOutcome::Failed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if hub.state(name) != Some(ServerState::NeedsAuth) {
+                break;
+            }
+            hub.login(name, BrowserMode::Follow, Duration::from_secs(20))
+                .await?;
+            hub.connect_and_wait(name).await?;
+            report = hub.call_tool(call()).await?;
+        }
+        eprintln!("called {}: {:?}", tool.name, report.outcome);
+    }
+    Ok(())
+}

