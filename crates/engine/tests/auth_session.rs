@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use patchbay_engine::auth::browser::BrowserMode;
 use patchbay_engine::events::Event;
-use patchbay_engine::store::Expected;
 use patchbay_engine::{CallOutcome, CallRequest, Hub, ServerState};
 
 use common::oauth::AuthServer;
@@ -53,28 +52,6 @@ async fn logged_in_hub(dir: &tempfile::TempDir, auth: &AuthServer) -> Hub {
     hub
 }
 
-/// Makes the stored access token look valid for an hour while the AS has (or will have)
-/// expired it: the next request carries it and meets a 401.
-async fn pretend_token_is_fresh(hub: &Hub) {
-    let creds = hub.refresher().await;
-    let creds = creds.credentials();
-    let cred = creds.current("remote").await.unwrap().unwrap();
-    let mut meta = cred.meta.clone();
-    meta.expires_at_ms = Some(meta.expires_at_ms.unwrap() + 3_600_000);
-    meta.issued_at_ms = None;
-    creds
-        .save(
-            &cred.key,
-            Expected::Version(cred.version),
-            &cred.access_token,
-            cred.refresh_token.as_ref(),
-            None,
-            meta,
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn needs_auth_until_login_then_connects_by_itself() {
     let auth = AuthServer::start(60);
@@ -110,7 +87,7 @@ async fn an_expired_token_mid_session_is_refreshed_once_for_many_calls_and_retri
     let auth = AuthServer::start(3);
     let dir = tempfile::tempdir().unwrap();
     let hub = logged_in_hub(&dir, &auth).await;
-    pretend_token_is_fresh(&hub).await;
+    common::oauth::pretend_token_is_fresh(&hub, "remote").await;
     // Past the AS's 3 s lifetime: the token we still think fresh is dead there.
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     auth.post("/test/reset-stats").await;

@@ -40,6 +40,17 @@ async fn login_url(events: &mut broadcast::Receiver<Event>, server: &str) -> url
     }
 }
 
+/// A `print`-mode login running in the background: it waits for a callback we deliver.
+fn spawn_print_login(
+    hub: &Hub,
+) -> tokio::task::JoinHandle<Result<patchbay_engine::auth::AuthStatus, HubError>> {
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        hub.login("remote", BrowserMode::Print, Duration::from_secs(60))
+            .await
+    })
+}
+
 fn query(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
@@ -152,13 +163,7 @@ async fn a_foreign_callback_is_refused_and_a_refusal_ends_the_login() {
     let dir = tempfile::tempdir().unwrap();
     let hub = hub_with_remote(dir.path(), &auth).await;
     let mut events = hub.subscribe();
-    let login = {
-        let hub = hub.clone();
-        tokio::spawn(async move {
-            hub.login("remote", BrowserMode::Print, Duration::from_secs(60))
-                .await
-        })
-    };
+    let login = spawn_print_login(&hub);
     let url = login_url(&mut events, "remote").await;
     let redirect = query(&url, "redirect_uri").unwrap();
     let state = query(&url, "state").unwrap();
@@ -211,13 +216,7 @@ async fn cancel_and_timeout_end_the_login_and_close_the_listener() {
     let hub = hub_with_remote(dir.path(), &auth).await;
     let mut events = hub.subscribe();
 
-    let login = {
-        let hub = hub.clone();
-        tokio::spawn(async move {
-            hub.login("remote", BrowserMode::Print, Duration::from_secs(60))
-                .await
-        })
-    };
+    let login = spawn_print_login(&hub);
     let url = login_url(&mut events, "remote").await;
     assert!(hub.cancel_login("remote"));
     let err = login.await.unwrap().unwrap_err();

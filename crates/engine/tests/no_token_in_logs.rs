@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use patchbay_engine::auth::browser::BrowserMode;
-use patchbay_engine::store::Expected;
 use patchbay_engine::{CallOutcome, CallRequest};
 
 use common::oauth::AuthServer;
@@ -71,27 +70,7 @@ async fn no_token_appears_in_a_full_trace_log() {
     );
 
     // Let the token die at the AS while we still think it fresh: a 401, a refresh, a retry.
-    let cred = refresher
-        .credentials()
-        .current("remote")
-        .await
-        .unwrap()
-        .unwrap();
-    let mut meta = cred.meta.clone();
-    meta.expires_at_ms = meta.expires_at_ms.map(|at| at + 3_600_000);
-    meta.issued_at_ms = None;
-    refresher
-        .credentials()
-        .save(
-            &cred.key,
-            Expected::Version(cred.version),
-            &cred.access_token,
-            cred.refresh_token.as_ref(),
-            None,
-            meta,
-        )
-        .await
-        .unwrap();
+    common::oauth::pretend_token_is_fresh(&hub, "remote").await;
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     assert_eq!(
         hub.call_tool(call()).await.unwrap().outcome,

@@ -77,13 +77,9 @@ async fn exercise(hub: &Hub, url: String) -> anyhow::Result<()> {
         if tools.is_ok() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if hub.state(name) != Some(ServerState::NeedsAuth) {
+        if !logged_in_again(hub, name).await? {
             break;
         }
-        hub.login(name, BrowserMode::Follow, Duration::from_secs(20))
-            .await?;
-        hub.connect_and_wait(name).await?;
         tools = hub.tools(name).await;
     }
     let tools = tools?;
@@ -101,16 +97,25 @@ async fn exercise(hub: &Hub, url: String) -> anyhow::Result<()> {
             if report.outcome != CallOutcome::Failed {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if hub.state(name) != Some(ServerState::NeedsAuth) {
+            if !logged_in_again(hub, name).await? {
                 break;
             }
-            hub.login(name, BrowserMode::Follow, Duration::from_secs(20))
-                .await?;
-            hub.connect_and_wait(name).await?;
             report = hub.call_tool(call()).await?;
         }
         eprintln!("called {}: {:?}", tool.name, report.outcome);
     }
     Ok(())
+}
+
+/// After a failed request: if the server went to `needs_auth`, log in again (the session kept
+/// the challenge, so a step-up asks for the wider scopes) and reconnect. False if it did not.
+async fn logged_in_again(hub: &Hub, name: &str) -> anyhow::Result<bool> {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    if hub.state(name) != Some(ServerState::NeedsAuth) {
+        return Ok(false);
+    }
+    hub.login(name, BrowserMode::Follow, Duration::from_secs(20))
+        .await?;
+    hub.connect_and_wait(name).await?;
+    Ok(true)
 }

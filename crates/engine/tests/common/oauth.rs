@@ -3,6 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use patchbay_engine::Hub;
+use patchbay_engine::store::Expected;
 use patchbay_engine::vault::Secret;
 use serde_json::Value;
 
@@ -110,4 +112,26 @@ impl AuthServer {
             .unwrap();
         r.status() == 200
     }
+}
+
+/// Makes the server's stored access token look valid for another hour while the AS has (or
+/// soon will have) expired it: the next request carries it and meets a 401.
+pub async fn pretend_token_is_fresh(hub: &Hub, server: &str) {
+    let refresher = hub.refresher().await;
+    let creds = refresher.credentials();
+    let cred = creds.current(server).await.unwrap().unwrap();
+    let mut meta = cred.meta.clone();
+    meta.expires_at_ms = meta.expires_at_ms.map(|at| at + 3_600_000);
+    meta.issued_at_ms = None;
+    creds
+        .save(
+            &cred.key,
+            Expected::Version(cred.version),
+            &cred.access_token,
+            cred.refresh_token.as_ref(),
+            None,
+            meta,
+        )
+        .await
+        .unwrap();
 }
