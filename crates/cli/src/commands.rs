@@ -88,6 +88,8 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
 async fn servers(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubError> {
     match cmd {
         ServersCommand::Add(args) => {
+            let mut args = *args;
+            let secret = args.client_secret.take();
             let def = match server_def(args) {
                 Ok(d) => d,
                 Err(message) => {
@@ -95,7 +97,16 @@ async fn servers(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubErro
                     return Ok(USAGE);
                 }
             };
-            hub.add_server(def.clone()).await?;
+            match secret {
+                Some(secret) => {
+                    hub.add_server_with_client_secret(
+                        def.clone(),
+                        patchbay_engine::vault::Secret::new(secret),
+                    )
+                    .await?
+                }
+                None => hub.add_server(def.clone()).await?,
+            }
             out.emit(json!({"event": "server_added", "server": def}), || {
                 format!("added '{}' ({})", def.name, def.transport_target())
             });
@@ -186,6 +197,7 @@ fn server_def(args: AddArgs) -> Result<ServerDef, String> {
     };
     let mut def = ServerDef::new(args.name, transport);
     def.enabled = !args.disabled;
+    def.oauth_client_id = args.client_id;
     if let Some(t) = args.timeout {
         def.request_timeout_secs = t;
     }

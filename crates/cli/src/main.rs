@@ -74,7 +74,7 @@ enum Command {
 #[derive(Subcommand)]
 enum ServersCommand {
     /// Add a server: `--url URL` for a remote one, or `-- COMMAND ARGS...` for a local process.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Every server with its definition.
     List,
     /// Remove a server and its call history.
@@ -102,6 +102,20 @@ struct AddArgs {
     /// An HTTP header for a remote server, `Name: value`. Repeatable.
     #[arg(long = "header", value_name = "K:V", requires = "url")]
     headers: Vec<String>,
+    /// A client id registered by hand at the server's authorization server (instead of
+    /// letting Patchbay register itself).
+    #[arg(long, value_name = "ID", requires = "url")]
+    client_id: Option<String>,
+    /// That client's secret, kept sealed. `PATCHBAY_CLIENT_SECRET` works too, and keeps it out
+    /// of the shell history.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "PATCHBAY_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "client_id"
+    )]
+    client_secret: Option<String>,
     /// An environment variable for a local server, `NAME=value`. Repeatable.
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,

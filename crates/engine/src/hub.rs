@@ -22,7 +22,7 @@ use crate::config::{self, ConfigError, ImportPlan, ServerDef};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
 use crate::store::{CallRecord, Store, StoreError};
-use crate::vault::KeyBackend;
+use crate::vault::{KeyBackend, Secret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -273,6 +273,34 @@ impl Hub {
         self.add_servers(vec![def]).await
     }
 
+    /// Adds a remote server with a pre-registered OAuth client's secret: the secret is sealed
+    /// first and stored in the same transaction as the server, so neither exists without the
+    /// other.
+    pub async fn add_server_with_client_secret(
+        &self,
+        def: ServerDef,
+        secret: Secret,
+    ) -> Result<(), HubError> {
+        def.validate()?;
+        if def.oauth_client_id.is_none() {
+            return Err(HubError::Invalid(config::InvalidServer {
+                server: def.name.clone(),
+                field: "client_secret",
+                message: "needs a client id too (--client-id)".into(),
+            }));
+        }
+        let refresher = self.refresher().await;
+        let sealed = refresher
+            .credentials()
+            .seal_client_secret(&def.name, &secret)?;
+        self.inner
+            .store
+            .add_servers_with_secret(vec![def.clone()], Some((def.name.clone(), sealed)))
+            .await?;
+        self.install(def);
+        Ok(())
+    }
+
     /// All or nothing: one transaction in the store, then sessions for each.
     pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), HubError> {
         for def in &defs {
@@ -436,6 +464,13 @@ impl Hub {
             ServerState::NeedsAuth => snapshot.auth_challenge,
             _ => None,
         };
+        let client = match &def.oauth_client_id {
+            Some(id) => Some(auth::PreRegisteredClient {
+                id: id.clone(),
+                secret: refresher.credentials().client_secret(name).await?,
+            }),
+            None => None,
+        };
         let granted_scopes = auth::status(refresher.credentials(), name)
             .await
             .map(|s| s.scopes)
@@ -469,6 +504,7 @@ impl Hub {
                         timeout,
                         challenge,
                         granted_scopes,
+                        client,
                     };
                     let task_cancel = cancel.clone();
                     let span = tracing::info_span!("login", server = %name);

@@ -7,9 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use patchbay_engine::auth::LoginError;
 use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::auth::{LoginError, TokenAuthMethod};
 use patchbay_engine::events::Event;
+use patchbay_engine::vault::Secret;
 use patchbay_engine::{Hub, HubError, HubOptions};
 use tokio::sync::broadcast;
 
@@ -280,4 +281,88 @@ async fn only_remote_servers_log_in_and_a_server_without_oauth_says_so() {
         .unwrap_err();
     assert!(err.to_string().contains("is the server running"), "{err}");
     hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_registered_confidential_client_logs_in_and_refreshes_with_its_secret() {
+    let auth = AuthServer::start_with(
+        60,
+        &[
+            ("PREREG_CLIENT_ID", "patchbay-by-hand"),
+            ("PREREG_CLIENT_SECRET", "s3cret-of-the-client-XYZ"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let mut def = common::http_def("remote", &auth.resource);
+    def.oauth_client_id = Some("patchbay-by-hand".into());
+    hub.add_server_with_client_secret(def, Secret::new("s3cret-of-the-client-XYZ"))
+        .await
+        .unwrap();
+
+    let status = hub
+        .login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(status.client_id.as_deref(), Some("patchbay-by-hand"));
+    let stats = auth.stats().await;
+    assert_eq!(stats["registrations"], 0, "no dynamic registration");
+    assert_eq!(stats["token_requests"]["authorization_code"], 1);
+
+    // The refresh authenticates with the secret (client_secret_basic) and works.
+    let refresher = hub.refresher().await;
+    let cred = refresher
+        .credentials()
+        .current("remote")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cred.meta.auth_method, TokenAuthMethod::ClientSecretBasic);
+    let fresh = refresher.refresh(&cred).await.unwrap();
+    assert!(auth.accepts(&fresh.access_token).await);
+    hub.shutdown().await;
+    drop(hub);
+
+    // The secret is sealed in the database, and goes with its server.
+    let mut bytes = Vec::new();
+    for f in ["patchbay.db", "patchbay.db-wal"] {
+        if let Ok(b) = std::fs::read(dir.path().join(f)) {
+            bytes.extend(b);
+        }
+    }
+    let secret = b"s3cret-of-the-client-XYZ";
+    assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+    let reopened = crate::hub(dir.path()).await;
+    reopened.remove_server("remote").await.unwrap();
+    let refresher = reopened.refresher().await;
+    assert!(
+        refresher
+            .credentials()
+            .client_secret("remote")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_client_secret_without_a_client_id_or_for_a_local_server_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let err = hub
+        .add_server_with_client_secret(
+            common::http_def("a", "https://x.example/mcp"),
+            Secret::new("s"),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a client id"), "{err}");
+    let mut local = common::stdio_def("b", "m");
+    local.oauth_client_id = Some("id".into());
+    let err = hub.add_server(local).await.unwrap_err();
+    assert!(err.to_string().contains("only for remote servers"), "{err}");
+    assert!(
+        hub.servers().await.unwrap().is_empty(),
+        "nothing was stored"
+    );
 }

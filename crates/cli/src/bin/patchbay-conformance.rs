@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::vault::Secret;
 use patchbay_engine::{
     CallOutcome, CallRequest, Hub, HubOptions, ServerDef, ServerState, TransportDef,
 };
@@ -49,14 +50,27 @@ async fn run(url: String) -> anyhow::Result<()> {
 
 async fn exercise(hub: &Hub, url: String) -> anyhow::Result<()> {
     let name = "under-test";
-    hub.add_server(ServerDef::new(
+    let mut def = ServerDef::new(
         name,
         TransportDef::Http {
             url,
             headers: Default::default(),
         },
-    ))
-    .await?;
+    );
+    // Scenarios with a pre-registered client say so in MCP_CONFORMANCE_CONTEXT, the way a
+    // person would type them into `servers add --client-id --client-secret`.
+    let context: serde_json::Value = std::env::var("MCP_CONFORMANCE_CONTEXT")
+        .ok()
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or_default();
+    def.oauth_client_id = context["client_id"].as_str().map(String::from);
+    match context["client_secret"].as_str() {
+        Some(secret) if def.oauth_client_id.is_some() => {
+            hub.add_server_with_client_secret(def, Secret::new(secret))
+                .await?
+        }
+        _ => hub.add_server(def).await?,
+    }
     let mut state = hub.connect_and_wait(name).await?;
     // A first login, and at most two step-ups: what a person would click before giving up.
     for _ in 0..3 {

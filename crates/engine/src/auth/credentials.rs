@@ -151,6 +151,37 @@ impl Credentials {
         })
     }
 
+    fn client_secret_context(server: &str) -> String {
+        format!(
+            "client-secret:{}",
+            serde_json::to_string(server).expect("a string serializes")
+        )
+    }
+
+    /// Seals a pre-registered client's secret for storing with its server.
+    pub fn seal_client_secret(
+        &self,
+        server: &str,
+        secret: &Secret,
+    ) -> Result<Vec<u8>, CredentialsError> {
+        Ok(self.vault.seal(
+            secret.expose().as_bytes(),
+            &Self::client_secret_context(server),
+        )?)
+    }
+
+    /// The server's pre-registered client secret, if it has one.
+    pub async fn client_secret(&self, server: &str) -> Result<Option<Secret>, CredentialsError> {
+        let Some(sealed) = self.store.client_secret(server).await? else {
+            return Ok(None);
+        };
+        let plain = self
+            .vault
+            .open_sealed(&sealed, &Self::client_secret_context(server))?;
+        let text = String::from_utf8(plain).map_err(|_| VaultError::Unsealable)?;
+        Ok(Some(Secret::new(text)))
+    }
+
     pub async fn forget(&self, server: &str) -> Result<usize, CredentialsError> {
         Ok(self.store.delete_credentials(server).await?)
     }

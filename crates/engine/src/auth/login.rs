@@ -41,6 +41,14 @@ pub struct LoginRequest {
     /// Scopes the current login already has; a step-up (403 `insufficient_scope`) asks for
     /// their union with the challenged ones.
     pub granted_scopes: Vec<String>,
+    /// A client registered by hand at the AS; without one, Patchbay registers itself (DCR).
+    pub client: Option<PreRegisteredClient>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PreRegisteredClient {
+    pub id: String,
+    pub secret: Option<Secret>,
 }
 
 /// The scopes a 403 `insufficient_scope` challenge asks for on top of `granted`, when it is
@@ -159,6 +167,18 @@ pub async fn login(
         Some(scopes) => request.with_scopes(scopes),
         None => request.with_initial_scope_selection(),
     };
+    // Client identity, in the spec's order: a pre-registered client first; else rmcp registers
+    // one dynamically (RFC 7591).
+    let request = match &req.client {
+        Some(client) => {
+            let request = request.with_preregistered_client(client.id.clone());
+            match &client.secret {
+                Some(secret) => request.with_client_secret(secret.expose().to_string()),
+                None => request,
+            }
+        }
+        None => request,
+    };
     let session = AuthorizationSession::new(manager, request)
         .await
         .map_err(|(_, e)| LoginError::Start {
@@ -276,8 +296,7 @@ pub async fn login(
             .get("revocation_endpoint")
             .and_then(|v| v.as_str())
             .map(String::from),
-        // Registered dynamically as a public client (rmcp registers with "none").
-        auth_method: TokenAuthMethod::None,
+        auth_method: token_auth_method(&metadata, req.client.as_ref()),
         expires_at_ms: tokens
             .expires_in()
             .map(|d| started + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
@@ -296,7 +315,7 @@ pub async fn login(
                 .refresh_token()
                 .map(|t| Secret::new(t.secret().clone()))
                 .as_ref(),
-            None,
+            req.client.as_ref().and_then(|c| c.secret.as_ref()),
             meta,
         )
         .await
@@ -306,6 +325,29 @@ pub async fn login(
         })?;
     tracing::info!(version = saved.version, "logged in");
     Ok(saved)
+}
+
+/// How the client authenticates at the token endpoint: a dynamically registered client is
+/// public (rmcp registers with `none`); a client with a secret uses `client_secret_basic` unless
+/// the AS offers only `client_secret_post` (the same choice rmcp makes for the code exchange).
+fn token_auth_method(
+    metadata: &rmcp::transport::auth::AuthorizationMetadata,
+    client: Option<&PreRegisteredClient>,
+) -> TokenAuthMethod {
+    if client.and_then(|c| c.secret.as_ref()).is_none() {
+        return TokenAuthMethod::None;
+    }
+    let offered: Vec<&str> = metadata
+        .additional_fields
+        .get("token_endpoint_auth_methods_supported")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|m| m.as_str()).collect())
+        .unwrap_or_default();
+    if offered.contains(&"client_secret_post") && !offered.contains(&"client_secret_basic") {
+        TokenAuthMethod::ClientSecretPost
+    } else {
+        TokenAuthMethod::ClientSecretBasic
+    }
 }
 
 /// An error from a server can carry a whole HTML page; a person needs its first line.

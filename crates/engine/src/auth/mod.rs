@@ -17,7 +17,8 @@ pub use account::{AuthStatus, LogoutReport, logout, status};
 pub use context::AuthContext;
 pub use credentials::{Credential, CredentialMeta, Credentials, CredentialsError, TokenAuthMethod};
 pub use login::{
-    DEFAULT_LOGIN_TIMEOUT, LoginError, LoginObserver, LoginRequest, login, step_up_scopes,
+    DEFAULT_LOGIN_TIMEOUT, LoginError, LoginObserver, LoginRequest, PreRegisteredClient, login,
+    step_up_scopes,
 };
 pub use refresh::{DEFAULT_REFRESH_TIMEOUT, RefreshCoordinator, RefreshError};
 pub use token::{TokenError, TokenGrant};

@@ -25,6 +25,10 @@ pub struct ServerDef {
     /// Per-request timeout in seconds; a call's own `--timeout` overrides it.
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
+    /// A client id registered by hand at the server's authorization server (a remote server
+    /// only). Its secret, if it has one, is kept sealed apart from the definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_client_id: Option<String>,
 }
 
 fn yes() -> bool {
@@ -79,6 +83,7 @@ impl ServerDef {
             transport,
             enabled: true,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            oauth_client_id: None,
         }
     }
 
@@ -95,6 +100,17 @@ impl ServerDef {
                 "request_timeout_secs",
                 "must be at least 1 second".into(),
             ));
+        }
+        if let Some(id) = &self.oauth_client_id {
+            if matches!(self.transport, TransportDef::Stdio { .. }) {
+                return Err(bad(
+                    "client_id",
+                    "is only for remote servers; a local process does not log in".into(),
+                ));
+            }
+            if id.trim().is_empty() || id.chars().any(|c| c.is_control()) {
+                return Err(bad("client_id", "is empty or not printable".into()));
+            }
         }
         match &self.transport {
             TransportDef::Stdio { command, env, .. } => {

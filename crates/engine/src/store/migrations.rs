@@ -53,12 +53,19 @@ pub(super) fn migrations() -> Migrations<'static> {
                 last INTEGER NOT NULL              -- the last version handed out; never reset
             );",
         ),
+        // 3: the secret of a pre-registered OAuth client, sealed; one per server.
+        M::up(
+            "CREATE TABLE client_secrets (
+                server TEXT PRIMARY KEY NOT NULL,
+                sealed BLOB NOT NULL
+            );",
+        ),
     ])
 }
 
 /// How many migrations exist; a database at this `user_version` is current.
 #[cfg(test)]
-pub(super) const LATEST: i64 = 2;
+pub(super) const LATEST: i64 = 3;
 
 #[cfg(test)]
 mod tests {

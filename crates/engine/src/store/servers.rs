@@ -40,6 +40,16 @@ impl Store {
     /// Adds every definition or none: one transaction. A name already stored, or given twice in
     /// `defs`, is [`StoreError::Duplicate`]; an unusable definition is [`StoreError::Invalid`].
     pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), StoreError> {
+        self.add_servers_with_secret(defs, None).await
+    }
+
+    /// As `add_servers`, and in the same transaction the sealed client secret of one of them
+    /// (`(server, sealed)`), so a server never exists without the secret it was added with.
+    pub async fn add_servers_with_secret(
+        &self,
+        defs: Vec<ServerDef>,
+        secret: Option<(String, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
         for def in &defs {
             def.validate()?;
         }
@@ -61,6 +71,12 @@ impl Store {
                     position += 1;
                     insert.execute(params![def.name, encode_def(def), def.enabled, position, now])?;
                 }
+            }
+            if let Some((server, sealed)) = &secret {
+                tx.execute(
+                    "INSERT OR REPLACE INTO client_secrets (server, sealed) VALUES (?1, ?2)",
+                    params![server, sealed],
+                )?;
             }
             // Dropping `tx` on an early return above rolls everything back.
             tx.commit()?;
@@ -92,8 +108,25 @@ impl Store {
             }
             tx.execute("DELETE FROM call_history WHERE server = ?1", [&name])?;
             tx.execute("DELETE FROM credentials WHERE server = ?1", [&name])?;
+            tx.execute("DELETE FROM client_secrets WHERE server = ?1", [&name])?;
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// The sealed secret of the server's pre-registered OAuth client, if it has one.
+    pub async fn client_secret(&self, server: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let server = server.to_string();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT sealed FROM client_secrets WHERE server = ?1",
+                [&server],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }

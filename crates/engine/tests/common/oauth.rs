@@ -27,9 +27,15 @@ impl Drop for AuthServer {
 
 impl AuthServer {
     pub fn start(at_ttl: u32) -> AuthServer {
+        Self::start_with(at_ttl, &[])
+    }
+
+    /// With extra environment for the peer (e.g. `PREREG_CLIENT_ID`).
+    pub fn start_with(at_ttl: u32, env: &[(&str, &str)]) -> AuthServer {
         let script = peers_dir().join("oauth/server.mjs");
         let mut child = Command::new(node())
             .arg(&script)
+            .envs(env.iter().copied())
             .env("AT_TTL", at_ttl.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
