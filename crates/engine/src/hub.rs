@@ -584,7 +584,11 @@ impl Hub {
     pub async fn logout(&self, name: &str) -> Result<LogoutReport, HubError> {
         self.server(name)?;
         let refresher = self.refresher().await;
-        Ok(auth::logout(refresher.credentials(), &self.inner.http, name).await?)
+        let report = auth::logout(refresher.credentials(), &self.inner.http, name).await?;
+        if report.removed {
+            self.session(name)?.logged_out();
+        }
+        Ok(report)
     }
 
     /// Where the data lives and how secrets are kept, for `doctor`.

@@ -150,3 +150,17 @@ async fn a_revoked_login_shows_needs_auth_and_a_new_login_recovers() {
     assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_moves_a_connected_server_to_needs_auth() {
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = logged_in_hub(&dir, &auth).await;
+    let report = hub.logout("remote").await.unwrap();
+    assert!(report.removed && report.revoked, "{report:?}");
+    wait_state(&hub, "needs_auth").await;
+    let call = hub.call_tool(echo("after logout")).await.unwrap();
+    assert_eq!(call.outcome, CallOutcome::Failed);
+    assert!(call.error.unwrap().contains("needs a login"));
+    hub.shutdown().await;
+}

@@ -87,6 +87,8 @@ enum Command {
     Suspect,
     /// A request met a 401/403 that refresh could not heal: wait for a login.
     AuthLost(Option<String>),
+    /// The person logged out.
+    LoggedOut,
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -172,6 +174,12 @@ impl Session {
 
     pub(crate) fn suspect(&self) {
         let _ = self.commands.send(Command::Suspect);
+    }
+
+    /// The login was removed (logout): the session stops using the server and waits for a
+    /// new login.
+    pub(crate) fn logged_out(&self) {
+        let _ = self.commands.send(Command::LoggedOut);
     }
 
     /// A request failed: an authorization failure (refresh already tried by the transport)
@@ -357,6 +365,12 @@ impl Actor {
                 self.attempt().await
             }
             Some(Command::Suspect) | Some(Command::AuthLost(_)) => Next::Continue,
+            Some(Command::LoggedOut) => {
+                self.retry_at = None;
+                self.failures = 0;
+                self.needs_auth(None);
+                Next::Continue
+            }
             Some(Command::Disconnect(ack)) => {
                 self.retry_at = None;
                 self.failures = 0;
@@ -384,6 +398,12 @@ impl Actor {
                 self.close(live).await;
                 self.failures = 0;
                 self.attempt().await
+            }
+            Some(Command::LoggedOut) => {
+                let live = self.live.take().expect("live");
+                self.close(live).await;
+                self.needs_auth(None);
+                Next::Continue
             }
             Some(Command::AuthLost(challenge)) => {
                 self.drain(|c| matches!(c, Command::AuthLost(_) | Command::Suspect));
@@ -477,6 +497,7 @@ impl Actor {
                     r = &mut attempt => break r,
                     cmd = next_command(&mut self.deferred, &mut self.commands), if stop_request.is_none() => match cmd {
                         Some(Command::Connect) | Some(Command::Reconnect) | Some(Command::Suspect) | Some(Command::AuthLost(_)) => {}
+                        Some(Command::LoggedOut) => { cancel.cancel(); stop_request = Some(Command::LoggedOut); }
                         Some(c) => { cancel.cancel(); stop_request = Some(c); }
                         None => { cancel.cancel(); }
                     },
@@ -497,6 +518,10 @@ impl Actor {
             (outcome, Some(stop)) => {
                 if let Ok(live) = outcome {
                     self.close(live).await;
+                }
+                if matches!(stop, Command::LoggedOut) {
+                    self.needs_auth(None);
+                    return Next::Continue;
                 }
                 self.set_state(ServerState::Disconnected, None, None);
                 match stop {
