@@ -497,6 +497,9 @@ impl Hub {
                 None => {
                     let cancel = CancellationToken::new();
                     let hub = self.clone();
+                    if let Ok(session) = self.session(name) {
+                        session.set_login_running(true);
+                    }
                     let req = LoginRequest {
                         server: name.into(),
                         url,
@@ -527,12 +530,13 @@ impl Hub {
                                 Err(e) => Err(e),
                             };
                             hub.inner.logins.lock().unwrap().remove(&req.server);
-                            // A session that stopped for want of a login starts again now.
-                            if status.is_ok()
-                                && let Ok(session) = hub.session(&req.server)
-                                && session.snapshot().state == ServerState::NeedsAuth
-                            {
-                                session.connect();
+                            if let Ok(session) = hub.session(&req.server) {
+                                // A session that stopped for want of a login starts again now;
+                                // requests waiting on the login then wait on that connect.
+                                if status.is_ok() {
+                                    session.resume_after_login().await;
+                                }
+                                session.set_login_running(false);
                             }
                             hub.inner.bus.publish(Event::LoginFinished {
                                 server: req.server.clone(),

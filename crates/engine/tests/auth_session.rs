@@ -164,3 +164,83 @@ async fn logout_moves_a_connected_server_to_needs_auth() {
     assert!(call.error.unwrap().contains("needs a login"));
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_made_during_a_login_wait_for_it_and_then_run() {
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = common::hub(&dir).await;
+    hub.add_server(common::http_def("remote", &auth.resource))
+        .await
+        .unwrap();
+    assert_eq!(
+        hub.connect_and_wait("remote").await.unwrap(),
+        ServerState::NeedsAuth
+    );
+    let mut events = hub.subscribe();
+    // A login that waits for a browser we answer later (print mode).
+    let login = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            hub.login("remote", BrowserMode::Print, Duration::from_secs(60))
+                .await
+        })
+    };
+    let url = loop {
+        if let Event::LoginUrl { url, .. } = events.recv().await.unwrap() {
+            break url;
+        }
+    };
+    // Calls arrive while the person is still in the browser.
+    let calls: Vec<_> = (0..5)
+        .map(|i| {
+            let hub = hub.clone();
+            tokio::spawn(async move { hub.call_tool(echo(&format!("waited {i}"))).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        calls.iter().all(|c| !c.is_finished()),
+        "the calls wait for the login"
+    );
+    // The "browser": walk the AS's redirects with cookies into our callback.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = browser.get(&url).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    login.await.unwrap().unwrap();
+    for (i, c) in calls.into_iter().enumerate() {
+        let report = c.await.unwrap().unwrap();
+        assert_eq!(report.outcome, CallOutcome::Ok, "call {i}: {report:?}");
+        assert!(common::text_of(report.result.as_ref().unwrap()).contains(&format!("waited {i}")));
+    }
+
+    // A cancelled login ends the wait with a clear failure.
+    hub.logout("remote").await.unwrap();
+    wait_state(&hub, "needs_auth").await;
+    let login = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            hub.login("remote", BrowserMode::Print, Duration::from_secs(60))
+                .await
+        })
+    };
+    loop {
+        if let Event::LoginUrl { .. } = events.recv().await.unwrap() {
+            break;
+        }
+    }
+    let call = {
+        let hub = hub.clone();
+        tokio::spawn(async move { hub.call_tool(echo("never")).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(hub.cancel_login("remote"));
+    assert!(login.await.unwrap().is_err());
+    let report = call.await.unwrap().unwrap();
+    assert_eq!(report.outcome, CallOutcome::Failed);
+    assert!(report.error.unwrap().contains("needs a login"));
+    hub.shutdown().await;
+}

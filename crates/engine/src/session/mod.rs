@@ -99,6 +99,9 @@ pub struct Session {
     snapshot: watch::Receiver<Snapshot>,
     calls: Arc<CallRegistry>,
     log: ServerLog,
+    /// Whether a login for this server is running: requests that find the server waiting for
+    /// a login wait for that login (and the reconnect after it) instead of failing.
+    login_running: watch::Sender<bool>,
 }
 
 impl Session {
@@ -141,6 +144,7 @@ impl Session {
             snapshot,
             calls,
             log,
+            login_running: watch::channel(false).0,
         })
     }
 
@@ -232,12 +236,39 @@ impl Session {
         }
     }
 
-    /// The peer to send a request with, waiting (up to `wait`) while a connection is being made.
+    /// After a login: starts connecting a session that was waiting for it, and returns once the
+    /// actor has taken that up (the state left `needs_auth`), so whoever waits on the login
+    /// goes on to wait on the connect and never sees the stale `needs_auth`.
+    pub(crate) async fn resume_after_login(&self) {
+        let mut watch = self.snapshot.clone();
+        if watch.borrow_and_update().state != ServerState::NeedsAuth {
+            return;
+        }
+        self.connect();
+        let left = async {
+            while watch.changed().await.is_ok() {
+                if watch.borrow_and_update().state != ServerState::NeedsAuth {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), left).await;
+    }
+
+    /// Marks a login for this server as running or done (the hub's single login flight).
+    pub(crate) fn set_login_running(&self, running: bool) {
+        self.login_running.send_replace(running);
+    }
+
+    /// The peer to send a request with, waiting (up to `wait`) while a connection is being made,
+    /// or while a login for a server that needs one is under way.
     pub async fn ready_peer(&self, wait: Duration) -> Result<Peer<RoleClient>, Unavailable> {
         let mut watch = self.snapshot.clone();
+        let mut login = self.login_running.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             {
+                let logging_in = *login.borrow_and_update();
                 let s = watch.borrow_and_update();
                 match &s.state {
                     ServerState::Connected => {
@@ -249,6 +280,8 @@ impl Session {
                     ServerState::Disconnected => {
                         return Err(Unavailable::NotConnected(self.name.clone()));
                     }
+                    // The login's end (and the reconnect it starts) wakes this up.
+                    ServerState::NeedsAuth if logging_in => {}
                     ServerState::NeedsAuth => {
                         return Err(Unavailable::NeedsAuth(self.name.clone()));
                     }
@@ -260,9 +293,15 @@ impl Session {
                     }
                 }
             }
-            match tokio::time::timeout_at(deadline, watch.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(Unavailable::NotConnected(self.name.clone())),
+            let changed = async {
+                tokio::select! {
+                    r = watch.changed() => r.is_ok(),
+                    r = login.changed() => r.is_ok(),
+                }
+            };
+            match tokio::time::timeout_at(deadline, changed).await {
+                Ok(true) => {}
+                Ok(false) => return Err(Unavailable::NotConnected(self.name.clone())),
                 Err(_) => return Err(Unavailable::StillConnecting(self.name.clone(), wait)),
             }
         }
