@@ -366,3 +366,48 @@ async fn a_client_secret_without_a_client_id_or_for_a_local_server_is_refused() 
         "nothing was stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_registration_per_authorization_server_is_reused() {
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_remote(dir.path(), &auth).await;
+    hub.add_server(common::http_def("second", &auth.resource))
+        .await
+        .unwrap();
+    let first = hub
+        .login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    hub.logout("remote").await.unwrap();
+    let again = hub
+        .login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let other = hub
+        .login("second", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let stats = auth.stats().await;
+    assert_eq!(stats["registrations"], 1, "{stats}");
+    assert_eq!(stats["token_requests"]["authorization_code"], 3, "{stats}");
+    assert_eq!(first.client_id, again.client_id);
+    assert_eq!(first.client_id, other.client_id);
+    // Same client, two servers: still two credentials that never share tokens.
+    let refresher = hub.refresher().await;
+    let a = refresher
+        .credentials()
+        .current("remote")
+        .await
+        .unwrap()
+        .unwrap();
+    let b = refresher
+        .credentials()
+        .current("second")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(a.key, b.key);
+    assert_ne!(a.access_token, b.access_token);
+    hub.shutdown().await;
+}

@@ -182,6 +182,57 @@ impl Credentials {
         Ok(Some(Secret::new(text)))
     }
 
+    fn registered_context(issuer: &str) -> String {
+        format!(
+            "registered-client:{}",
+            serde_json::to_string(issuer).expect("a string serializes")
+        )
+    }
+
+    /// The client Patchbay registered itself at `issuer` (RFC 7591), to reuse.
+    pub async fn registered_client(
+        &self,
+        issuer: &str,
+    ) -> Result<Option<(String, Option<Secret>)>, CredentialsError> {
+        let Some((id, sealed)) = self.store.registered_client(issuer).await? else {
+            return Ok(None);
+        };
+        let secret = match sealed {
+            Some(sealed) => {
+                let plain = self
+                    .vault
+                    .open_sealed(&sealed, &Self::registered_context(issuer))?;
+                Some(Secret::new(
+                    String::from_utf8(plain).map_err(|_| VaultError::Unsealable)?,
+                ))
+            }
+            None => None,
+        };
+        Ok(Some((id, secret)))
+    }
+
+    pub async fn save_registered_client(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        secret: Option<&Secret>,
+    ) -> Result<(), CredentialsError> {
+        let sealed = secret
+            .map(|s| {
+                self.vault
+                    .seal(s.expose().as_bytes(), &Self::registered_context(issuer))
+            })
+            .transpose()?;
+        Ok(self
+            .store
+            .put_registered_client(issuer, client_id, sealed)
+            .await?)
+    }
+
+    pub async fn forget_registered_client(&self, issuer: &str) -> Result<(), CredentialsError> {
+        Ok(self.store.forget_registered_client(issuer).await?)
+    }
+
     pub async fn forget(&self, server: &str) -> Result<usize, CredentialsError> {
         Ok(self.store.delete_credentials(server).await?)
     }

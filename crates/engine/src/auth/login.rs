@@ -125,6 +125,29 @@ pub async fn login(
     observer: &dyn LoginObserver,
     cancel: CancellationToken,
 ) -> Result<Credential, LoginError> {
+    let mut reused_at: Option<String> = None;
+    let outcome = login_once(credentials, req, observer, cancel, &mut reused_at).await;
+    // A reused registration that did not get us in may be one the AS has forgotten: drop it so
+    // the next login registers afresh. (Not after cancel or timeout: those say nothing about it.)
+    if let (Err(e), Some(issuer)) = (&outcome, &reused_at)
+        && !matches!(
+            e,
+            LoginError::Cancelled { .. } | LoginError::TimedOut { .. }
+        )
+    {
+        tracing::info!("dropping the reused client registration after a failed login");
+        let _ = credentials.forget_registered_client(issuer).await;
+    }
+    outcome
+}
+
+async fn login_once(
+    credentials: &Credentials,
+    req: &LoginRequest,
+    observer: &dyn LoginObserver,
+    cancel: CancellationToken,
+    reused_at: &mut Option<String>,
+) -> Result<Credential, LoginError> {
     let server = req.server.clone();
     let discovery = |message: String| LoginError::Discovery {
         server: server.clone(),
@@ -163,13 +186,57 @@ pub async fn login(
         .challenge
         .as_deref()
         .and_then(|c| step_up_scopes(c, &req.url, &req.granted_scopes));
-    let request = match step_up {
-        Some(scopes) => request.with_scopes(scopes),
+    let request = match &step_up {
+        Some(scopes) => request.with_scopes(scopes.clone()),
         None => request.with_initial_scope_selection(),
     };
-    // Client identity, in the spec's order: a pre-registered client first; else rmcp registers
-    // one dynamically (RFC 7591).
-    let request = match &req.client {
+    let issuer = metadata.issuer.clone().unwrap_or_else(|| {
+        url::Url::parse(&metadata.authorization_endpoint)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    });
+    // Client identity, in the spec's order: a client registered by hand; else the one Patchbay
+    // registered at this AS before (RFC 8252 lets a native client's loopback port vary); else a
+    // new dynamic registration (RFC 7591), kept for next time. Without published metadata,
+    // rmcp's 2025-03-26 fallback does the registering.
+    let client = match &req.client {
+        Some(client) => Some(client.clone()),
+        None if metadata.registration_endpoint.is_some() && !guessed => {
+            match credentials.registered_client(&issuer).await {
+                Ok(Some((id, secret))) => {
+                    *reused_at = Some(issuer.clone());
+                    Some(PreRegisteredClient { id, secret })
+                }
+                _ => {
+                    let scopes = match &step_up {
+                        Some(scopes) => scopes.clone(),
+                        None => manager.select_initial_scopes(&[]).await,
+                    };
+                    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                    let registered = manager
+                        .register_client("Patchbay", &redirect_uri, &scope_refs)
+                        .await
+                        .map_err(|e| LoginError::Start {
+                            server: server.clone(),
+                            message: first_line(&e.to_string()),
+                        })?;
+                    let secret = registered.client_secret.map(Secret::new);
+                    if let Err(e) = credentials
+                        .save_registered_client(&issuer, &registered.client_id, secret.as_ref())
+                        .await
+                    {
+                        tracing::warn!("could not keep the client registration: {e}");
+                    }
+                    Some(PreRegisteredClient {
+                        id: registered.client_id,
+                        secret,
+                    })
+                }
+            }
+        }
+        None => None,
+    };
+    let request = match &client {
         Some(client) => {
             let request = request.with_preregistered_client(client.id.clone());
             match &client.secret {
@@ -278,11 +345,6 @@ pub async fn login(
                 server: server.clone(),
                 message: e.to_string(),
             })?;
-    let issuer = metadata.issuer.clone().unwrap_or_else(|| {
-        url::Url::parse(&metadata.authorization_endpoint)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default()
-    });
     let key = CredentialKey {
         server: server.clone(),
         issuer,
@@ -296,7 +358,7 @@ pub async fn login(
             .get("revocation_endpoint")
             .and_then(|v| v.as_str())
             .map(String::from),
-        auth_method: token_auth_method(&metadata, req.client.as_ref()),
+        auth_method: token_auth_method(&metadata, client.as_ref()),
         expires_at_ms: tokens
             .expires_in()
             .map(|d| started + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
@@ -315,7 +377,7 @@ pub async fn login(
                 .refresh_token()
                 .map(|t| Secret::new(t.secret().clone()))
                 .as_ref(),
-            req.client.as_ref().and_then(|c| c.secret.as_ref()),
+            client.as_ref().and_then(|c| c.secret.as_ref()),
             meta,
         )
         .await

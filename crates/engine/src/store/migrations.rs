@@ -60,12 +60,22 @@ pub(super) fn migrations() -> Migrations<'static> {
                 sealed BLOB NOT NULL
             );",
         ),
+        // 4: clients Patchbay registered itself (RFC 7591), one per authorization server,
+        // reused by every later login there.
+        M::up(
+            "CREATE TABLE registered_clients (
+                issuer TEXT PRIMARY KEY NOT NULL,
+                client_id TEXT NOT NULL,
+                sealed_secret BLOB,                -- sealed; NULL for a public client
+                registered_at_ms INTEGER NOT NULL
+            );",
+        ),
     ])
 }
 
 /// How many migrations exist; a database at this `user_version` is current.
 #[cfg(test)]
-pub(super) const LATEST: i64 = 3;
+pub(super) const LATEST: i64 = 4;
 
 #[cfg(test)]
 mod tests {

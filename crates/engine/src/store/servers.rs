@@ -131,3 +131,53 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// The client Patchbay registered at `issuer`, if any: (client id, sealed secret).
+    pub async fn registered_client(
+        &self,
+        issuer: &str,
+    ) -> Result<Option<(String, Option<Vec<u8>>)>, StoreError> {
+        let issuer = issuer.to_string();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT client_id, sealed_secret FROM registered_clients WHERE issuer = ?1",
+                [&issuer],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    pub async fn put_registered_client(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        sealed_secret: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let (issuer, client_id) = (issuer.to_string(), client_id.to_string());
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO registered_clients (issuer, client_id, sealed_secret, registered_at_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![issuer, client_id, sealed_secret, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Forgets a registration the authorization server no longer honours.
+    pub async fn forget_registered_client(&self, issuer: &str) -> Result<(), StoreError> {
+        let issuer = issuer.to_string();
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM registered_clients WHERE issuer = ?1",
+                [&issuer],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
