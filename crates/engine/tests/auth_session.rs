@@ -114,11 +114,11 @@ async fn an_expired_token_mid_session_is_refreshed_once_for_many_calls_and_retri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_lived_tokens_are_refreshed_ahead_without_a_401() {
-    let auth = AuthServer::start(4);
+    let auth = AuthServer::start(8);
     let dir = tempfile::tempdir().unwrap();
     let hub = logged_in_hub(&dir, &auth).await;
     auth.post("/test/reset-stats").await;
-    // Three token lifetimes of calls.
+    // One and a half token lifetimes of calls; each token is refreshed 2 s before it expires.
     for i in 0..12 {
         let report = hub.call_tool(echo(&format!("tick {i}"))).await.unwrap();
         assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
@@ -126,7 +126,7 @@ async fn short_lived_tokens_are_refreshed_ahead_without_a_401() {
     }
     let stats = auth.stats().await;
     let refreshes = stats["token_requests"]["refresh_token"].as_u64().unwrap();
-    assert!((2..=6).contains(&refreshes), "{stats}");
+    assert!((1..=6).contains(&refreshes), "{stats}");
     assert_eq!(stats["rs_unauthorized"], 0, "{stats}");
     hub.shutdown().await;
 }

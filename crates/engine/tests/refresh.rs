@@ -208,7 +208,7 @@ async fn a_slow_refresh_never_overwrites_a_newer_login() {
         let stale = stale.clone();
         tokio::spawn(async move { coord.refresh(&stale).await })
     };
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    auth.wait_for_refreshes(1).await;
     let login = save_login(&creds, "remote", &newer_tokens).await;
 
     let got = refreshing.await.unwrap().unwrap();
@@ -247,7 +247,7 @@ async fn a_rejected_refresh_token_means_login_unless_newer_tokens_were_stored() 
         let stale = stale.clone();
         tokio::spawn(async move { coord.refresh(&stale).await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    auth.wait_for_refreshes(2).await;
     auth.post("/test/revoke-grants").await;
     let other_process = credentials(dir.path());
     let login = save_login(&other_process, "remote", &auth.tokens().await).await;

@@ -32,6 +32,9 @@ async fn full_story(def: ServerDef, sees_list_changed: bool) {
     let hub = hub(&dir).await;
     let name = def.name.clone();
     let mut events = hub.subscribe();
+    // A second subscriber for list_changed: the server may send it before the actor has
+    // published `connected`, and waiting for `connected` on `events` skips what came first.
+    let mut list_events = hub.subscribe();
     hub.add_server(def).await.unwrap();
 
     assert_eq!(
@@ -62,7 +65,7 @@ async fn full_story(def: ServerDef, sees_list_changed: bool) {
     // server-everything registers its task tool after `initialized` and says so.
     if sees_list_changed {
         expect_event(
-            &mut events,
+            &mut list_events,
             WAIT,
             |e| matches!(e, Event::ToolsChanged { server } if *server == name),
         )

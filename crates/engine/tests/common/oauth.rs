@@ -90,6 +90,18 @@ impl AuthServer {
             .unwrap()
     }
 
+    /// Waits until the AS has received `n` refresh requests (counted on arrival, before any
+    /// injected delay), so a test can act while one is in flight.
+    pub async fn wait_for_refreshes(&self, n: u64) {
+        for _ in 0..400 {
+            if self.refreshes().await >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the AS never received {n} refresh requests");
+    }
+
     pub async fn post(&self, path: &str) {
         let r = self
             .http
