@@ -543,6 +543,10 @@ impl Actor {
                 }
             }
         };
+        // Connects and reconnects that queued up while this attempt ran were answered by it:
+        // a burst of clicks is one attempt, even when the attempt finished before the actor
+        // had read them all.
+        self.drain(|c| matches!(c, Command::Connect | Command::Reconnect | Command::Suspect));
         self.bump_attempts();
         match (outcome, stop_request) {
             (Ok(live), None) => {
