@@ -674,6 +674,12 @@ impl Actor {
         peer: Option<Peer<RoleClient>>,
         info: Option<(Arc<ServerPeerInfo>, Option<u32>)>,
     ) {
+        // The event goes out before the snapshot changes: whoever sees the new state in the
+        // snapshot (and subscribes after) never receives this transition as a late event.
+        self.bus.publish(Event::State {
+            server: self.def.name.clone(),
+            state: state.clone(),
+        });
         self.snapshot.send_modify(|s| {
             if state != ServerState::NeedsAuth {
                 s.auth_challenge = None;
@@ -688,10 +694,6 @@ impl Actor {
                 None if s.state != ServerState::Connected => s.pid = None,
                 None => {}
             }
-        });
-        self.bus.publish(Event::State {
-            server: self.def.name.clone(),
-            state,
         });
     }
 }
