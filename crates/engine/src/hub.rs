@@ -316,6 +316,7 @@ impl Hub {
     /// Removes the server, its history, and its session (killing its process).
     pub async fn remove_server(&self, name: &str) -> Result<(), HubError> {
         let session = self.session(name)?;
+        self.stop_login(name).await;
         self.inner.store.remove_server(name).await?;
         self.inner.sessions.lock().unwrap().remove(name);
         self.inner.defs.lock().unwrap().remove(name);
@@ -529,7 +530,8 @@ impl Hub {
                                     }),
                                 Err(e) => Err(e),
                             };
-                            hub.inner.logins.lock().unwrap().remove(&req.server);
+                            // Resume and lower the flag before freeing the slot: a login that
+                            // starts after this one must find its own flag, not ours.
                             if let Ok(session) = hub.session(&req.server) {
                                 // A session that stopped for want of a login starts again now;
                                 // requests waiting on the login then wait on that connect.
@@ -538,6 +540,7 @@ impl Hub {
                                 }
                                 session.set_login_running(false);
                             }
+                            hub.inner.logins.lock().unwrap().remove(&req.server);
                             hub.inner.bus.publish(Event::LoginFinished {
                                 server: req.server.clone(),
                                 ok: status.is_ok(),
@@ -566,6 +569,16 @@ impl Hub {
         Ok(flight.await?)
     }
 
+    /// Cancels a running login and waits until it has ended (so it cannot store tokens after
+    /// whatever the caller does next).
+    async fn stop_login(&self, name: &str) {
+        let flight = self.inner.logins.lock().unwrap().get(name).cloned();
+        if let Some((cancel, flight)) = flight {
+            cancel.cancel();
+            let _ = flight.await;
+        }
+    }
+
     /// Stops a running login (its waiters get `Cancelled`). False if none was running.
     pub fn cancel_login(&self, name: &str) -> bool {
         match self.inner.logins.lock().unwrap().get(name) {
@@ -587,6 +600,8 @@ impl Hub {
     /// Revokes the server's login at its authorization server (when it can) and deletes it.
     pub async fn logout(&self, name: &str) -> Result<LogoutReport, HubError> {
         self.server(name)?;
+        // A login still waiting for the browser would otherwise log the person back in.
+        self.stop_login(name).await;
         let refresher = self.refresher().await;
         let report = auth::logout(refresher.credentials(), &self.inner.http, name).await?;
         if report.removed {

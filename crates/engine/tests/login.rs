@@ -411,3 +411,26 @@ async fn one_registration_per_authorization_server_is_reused() {
     assert_ne!(a.access_token, b.access_token);
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_or_removal_during_a_login_stops_it() {
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_remote(dir.path(), &auth).await;
+    let mut events = hub.subscribe();
+    let login = spawn_print_login(&hub);
+    login_url(&mut events, "remote").await;
+    hub.logout("remote").await.unwrap();
+    let err = login.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, HubError::Login(LoginError::Cancelled { .. })),
+        "{err:?}"
+    );
+    assert!(!hub.auth_status("remote").await.unwrap().logged_in);
+
+    let login = spawn_print_login(&hub);
+    login_url(&mut events, "remote").await;
+    hub.remove_server("remote").await.unwrap();
+    assert!(login.await.unwrap().is_err());
+    hub.shutdown().await;
+}

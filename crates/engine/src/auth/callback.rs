@@ -65,6 +65,8 @@ impl CallbackListener {
         let accepting = async {
             loop {
                 let Ok((stream, _)) = self.listener.accept().await else {
+                    // Out of file descriptors or the like: do not spin on it.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
                 let slot = slot.clone();

@@ -126,7 +126,20 @@ pub async fn login(
     cancel: CancellationToken,
 ) -> Result<Credential, LoginError> {
     let mut reused_at: Option<String> = None;
-    let outcome = login_once(credentials, req, observer, cancel, &mut reused_at).await;
+    let server = req.server.clone();
+    // Cancel and the timeout bound the whole login, not only the wait for the browser: a
+    // server or AS that hangs during discovery, registration or the code exchange must not
+    // keep the login slot (and every request waiting on it) forever.
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(
+            req.timeout,
+            login_once(credentials, req, observer, cancel.clone(), &mut reused_at),
+        ) => match r {
+            Ok(outcome) => outcome,
+            Err(_) => Err(LoginError::TimedOut { server, secs: req.timeout.as_secs() }),
+        },
+        _ = cancel.cancelled() => Err(LoginError::Cancelled { server }),
+    };
     // A reused registration that did not get us in may be one the AS has forgotten: drop it so
     // the next login registers afresh. (Not after cancel or timeout: those say nothing about it.)
     if let (Err(e), Some(issuer)) = (&outcome, &reused_at)
@@ -462,11 +475,13 @@ async fn follow(auth_url: &url::Url, redirect_uri: &str) -> Result<(), String> {
         bare.set_query(None);
         bare.set_fragment(None);
         if bare.as_str() == redirect_uri {
-            client
-                .get(next)
-                .send()
-                .await
-                .map_err(|e| format!("could not deliver the answer to the callback: {e}"))?;
+            client.get(next).send().await.map_err(|e| {
+                // Without the URL: it carries the authorization code.
+                format!(
+                    "could not deliver the answer to the callback: {}",
+                    e.without_url()
+                )
+            })?;
             return Ok(());
         }
         if next.origin() != origin {

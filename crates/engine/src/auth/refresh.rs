@@ -11,8 +11,12 @@
 //!   stored tokens. A rotating authorization server never sees one refresh token twice from us.
 //! - Writes are compare-and-swap on the version the refresh read: a late answer loses to a
 //!   newer login or refresh instead of overwriting it.
-//! - A refresh that takes longer than `timeout` is cancelled (its task and HTTP request are
-//!   dropped) and its lease given back; an answer after that is never stored.
+//! - A refresh that takes longer than `timeout` is cancelled (its HTTP request is dropped) and
+//!   its lease given back; an answer that had not arrived by then is never read, so never
+//!   stored. (If the deadline falls during the store write itself, that write may still
+//!   commit; it is compare-and-swap, so it can never replace newer tokens. A rotating AS that
+//!   redeemed the token just before the deadline leaves us with a spent refresh token: the next
+//!   refresh then gets `invalid_grant` and asks for a login.)
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
