@@ -477,10 +477,13 @@ impl Hub {
             .map(|s| s.scopes)
             .unwrap_or_default();
         // Step-up is bounded: a 403 that asks only for scopes this login already has would
-        // send the person round the same loop forever; say so instead.
-        if let Some(wanted) = challenge
-            .as_deref()
-            .and_then(|c| auth::step_up_scopes(c, &url, &granted_scopes))
+        // send the person round the same loop forever; say so instead. (A caller that arrives
+        // while a login runs just joins it.)
+        let joining = self.inner.logins.lock().unwrap().contains_key(name);
+        if !joining
+            && let Some(wanted) = challenge
+                .as_deref()
+                .and_then(|c| auth::step_up_scopes(c, &url, &granted_scopes))
             && wanted.len() == granted_scopes.len()
         {
             return Err(HubError::Login(LoginError::Start {
