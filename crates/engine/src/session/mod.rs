@@ -674,12 +674,11 @@ impl Actor {
         peer: Option<Peer<RoleClient>>,
         info: Option<(Arc<ServerPeerInfo>, Option<u32>)>,
     ) {
-        // The event goes out before the snapshot changes: whoever sees the new state in the
-        // snapshot (and subscribes after) never receives this transition as a late event.
-        self.bus.publish(Event::State {
-            server: self.def.name.clone(),
-            state: state.clone(),
-        });
+        // The event is published inside the snapshot's write: a reader woken by the snapshot
+        // finds the event already on the bus (a subscriber made then never gets it late), and
+        // a subscriber that reads the snapshot on the event waits for the write to finish, so
+        // it sees the state the event describes.
+        let (bus, server) = (&self.bus, &self.def.name);
         self.snapshot.send_modify(|s| {
             if state != ServerState::NeedsAuth {
                 s.auth_challenge = None;
@@ -694,6 +693,10 @@ impl Actor {
                 None if s.state != ServerState::Connected => s.pid = None,
                 None => {}
             }
+            bus.publish(Event::State {
+                server: server.clone(),
+                state,
+            });
         });
     }
 }
