@@ -198,6 +198,7 @@ fn server_def(args: AddArgs) -> Result<ServerDef, String> {
     let mut def = ServerDef::new(args.name, transport);
     def.enabled = !args.disabled;
     def.oauth_client_id = args.client_id;
+    def.oauth_client_metadata_url = args.client_metadata_url;
     if let Some(t) = args.timeout {
         def.request_timeout_secs = t;
     }
@@ -637,11 +638,34 @@ async fn doctor(hub: &Hub, out: Out) -> Result<u8, HubError> {
                 format!("LOCKED: {reason}; saved logins cannot be used")
             }
         };
-        format!(
-            "data dir: {}\ndatabase: {}\nsecrets:  {secrets}",
+        let mut text = format!(
+            "data dir: {}\ndatabase: {}\nsecrets:  {secrets}\nservers:  {}",
             report.data_dir.display(),
-            report.database.display()
-        )
+            report.database.display(),
+            if report.peers.is_empty() {
+                "none yet (add one with `servers add`)"
+            } else {
+                ""
+            }
+        );
+        for peer in &report.peers {
+            let login = match &peer.auth {
+                None => String::new(),
+                Some(a) if a.logged_in => {
+                    format!(", logged in at {}", a.issuer.as_deref().unwrap_or("?"))
+                }
+                Some(a) => match &a.problem {
+                    Some(problem) => format!(", not logged in ({problem})"),
+                    None => ", not logged in".to_string(),
+                },
+            };
+            let disabled = if peer.enabled { "" } else { ", disabled" };
+            text.push_str(&format!(
+                "\n  {} [{}] {}{disabled}{login}",
+                peer.name, peer.transport, peer.target
+            ));
+        }
+        text
     });
     Ok(OK)
 }

@@ -116,6 +116,15 @@ struct AddArgs {
         requires = "client_id"
     )]
     client_secret: Option<String>,
+    /// The https URL of a Client ID Metadata Document describing Patchbay, used as the client
+    /// id at authorization servers that accept one (instead of registering dynamically).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "url",
+        conflicts_with = "client_id"
+    )]
+    client_metadata_url: Option<String>,
     /// An environment variable for a local server, `NAME=value`. Repeatable.
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,

@@ -13,6 +13,8 @@ fn peers_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers"))
 }
 
+const CONFORMANCE_METADATA_DOCUMENT: &str = "https://conformance-test.local/client-metadata.json";
+
 /// Runs the suite's client mode with `selection` (`--suite X` or `--scenario Y`).
 fn conformance(selection: &[&str]) -> std::process::Output {
     let peers = peers_dir();
@@ -25,7 +27,13 @@ fn conformance(selection: &[&str]) -> std::process::Output {
         .arg("client")
         .args(selection)
         .arg("--command")
-        .arg(env!("CARGO_BIN_EXE_patchbay-conformance"))
+        // The suite's CIMD scenario expects this document URL as the client id (the one its
+        // reference client is configured with); scenarios whose AS does not advertise CIMD
+        // ignore it, so every other flow still registers dynamically.
+        .arg(format!(
+            "'{}' --client-metadata-url {CONFORMANCE_METADATA_DOCUMENT}",
+            env!("CARGO_BIN_EXE_patchbay-conformance")
+        ))
         .arg("--expected-failures")
         .arg(peers.join("conformance-baseline.yml"))
         .arg("-o")

@@ -18,7 +18,7 @@ use crate::auth::{
     RefreshCoordinator,
 };
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
-use crate::config::{self, ConfigError, ImportPlan, ServerDef};
+use crate::config::{self, ConfigError, ImportPlan, ServerDef, TransportDef};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
 use crate::store::{CallRecord, Store, StoreError};
@@ -105,6 +105,20 @@ pub struct Doctor {
     pub database: PathBuf,
     #[serde(flatten)]
     pub key_backend: KeyBackend,
+    /// Every configured server: how it is reached and, for remote ones, its saved login.
+    pub peers: Vec<DoctorPeer>,
+}
+
+/// One configured server as `doctor` sees it. Never holds a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorPeer {
+    pub name: String,
+    pub transport: &'static str,
+    /// The command line or URL.
+    pub target: String,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthStatus>,
 }
 
 /// A server with its live state, for lists.
@@ -113,6 +127,23 @@ pub struct ServerView {
     #[serde(flatten)]
     pub def: ServerDef,
     pub state: ServerState,
+}
+
+/// A refresh must give up before the connection attempt waiting on it does, or the attempt
+/// fails with a vague timeout instead of the refresh's own answer.
+fn refresh_bound(refresh: Duration, connect: Duration) -> Duration {
+    if refresh < connect {
+        refresh
+    } else {
+        let bound = connect * 2 / 3;
+        tracing::warn!(
+            ?refresh,
+            ?connect,
+            ?bound,
+            "the refresh timeout must be shorter than the connect timeout; using {bound:?}"
+        );
+        bound
+    }
 }
 
 /// Redirects are followed only within the origin a request started at: a server must not be
@@ -183,7 +214,7 @@ impl Hub {
                     options.data_dir.clone(),
                     options.os_keyring,
                     http.clone(),
-                    options.refresh_timeout,
+                    refresh_bound(options.refresh_timeout, options.timings.connect_timeout),
                 ),
                 store,
                 logins: Mutex::new(HashMap::new()),
@@ -512,6 +543,7 @@ impl Hub {
                         challenge,
                         granted_scopes,
                         client,
+                        client_metadata_url: def.oauth_client_metadata_url.clone(),
                     };
                     let task_cancel = cancel.clone();
                     let span = tracing::info_span!("login", server = %name);
@@ -616,10 +648,40 @@ impl Hub {
     /// Where the data lives and how secrets are kept, for `doctor`.
     pub async fn doctor(&self) -> Doctor {
         let refresher = self.refresher().await;
+        let defs = self.inner.store.list_servers().await.unwrap_or_default();
+        let mut peers = Vec::with_capacity(defs.len());
+        for def in defs {
+            let (target, remote) = match &def.transport {
+                TransportDef::Stdio { command, args, .. } => (
+                    std::iter::once(command)
+                        .chain(args)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    false,
+                ),
+                TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => {
+                    (url.clone(), true)
+                }
+            };
+            let auth = if remote {
+                auth::status(refresher.credentials(), &def.name).await.ok()
+            } else {
+                None
+            };
+            peers.push(DoctorPeer {
+                transport: def.transport.kind(),
+                name: def.name,
+                target,
+                enabled: def.enabled,
+                auth,
+            });
+        }
         Doctor {
             data_dir: self.inner.data_dir.clone(),
             database: self.inner.data_dir.join("patchbay.db"),
             key_backend: refresher.credentials().vault().backend().clone(),
+            peers,
         }
     }
 
@@ -634,5 +696,22 @@ impl Hub {
             .cloned()
             .collect();
         futures::future::join_all(sessions.iter().map(|s| s.shutdown())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_always_gives_up_before_the_connection_waiting_on_it() {
+        let s = Duration::from_secs;
+        assert_eq!(refresh_bound(s(30), s(45)), s(30));
+        assert_eq!(refresh_bound(s(30), s(20)), s(20) * 2 / 3);
+        assert_eq!(refresh_bound(s(45), s(45)), s(30));
+        assert!(
+            auth::DEFAULT_REFRESH_TIMEOUT < SessionTimings::default().connect_timeout,
+            "the defaults need no correcting"
+        );
     }
 }

@@ -92,7 +92,8 @@ async fn an_expired_token_mid_session_is_refreshed_once_for_many_calls_and_retri
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     auth.post("/test/reset-stats").await;
 
-    let calls = (0..12).map(|i| {
+    // The figure: 50 concurrent calls hitting 401 cause exactly one token request.
+    let calls = (0..50).map(|i| {
         let hub = hub.clone();
         tokio::spawn(async move { hub.call_tool(echo(&format!("call {i}"))).await })
     });

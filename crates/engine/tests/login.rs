@@ -361,10 +361,46 @@ async fn a_client_secret_without_a_client_id_or_for_a_local_server_is_refused() 
     local.oauth_client_id = Some("id".into());
     let err = hub.add_server(local).await.unwrap_err();
     assert!(err.to_string().contains("only for remote servers"), "{err}");
+    // A Client ID Metadata Document must be an https URL with a path (the AS fetches it).
+    for bad in [
+        "http://x.example/patchbay.json",
+        "https://x.example/",
+        "not a url",
+    ] {
+        let mut remote = common::http_def("c", "https://x.example/mcp");
+        remote.oauth_client_metadata_url = Some(bad.into());
+        let err = hub.add_server(remote).await.unwrap_err();
+        assert!(err.to_string().contains("client_metadata_url"), "{err}");
+        assert!(
+            err.to_string().contains("https:// URL with a path"),
+            "{err}"
+        );
+    }
     assert!(
         hub.servers().await.unwrap().is_empty(),
         "nothing was stored"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metadata_document_url_is_not_used_where_the_authorization_server_does_not_take_one() {
+    // oidc-provider does not advertise `client_id_metadata_document_supported`: Patchbay must
+    // register itself as usual rather than send a URL the AS would refuse. (The conformance
+    // suite's auth/basic-cimd covers an AS that does take one.)
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let mut def = common::http_def("remote", &auth.resource);
+    def.oauth_client_metadata_url = Some("https://patchbay.example/client.json".into());
+    hub.add_server(def).await.unwrap();
+    let status = hub
+        .login("remote", BrowserMode::Follow, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(status.logged_in);
+    let client_id = status.client_id.unwrap();
+    assert!(!client_id.starts_with("https://"), "{client_id}");
+    hub.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

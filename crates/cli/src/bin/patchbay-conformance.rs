@@ -21,15 +21,25 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: patchbay-conformance SERVER_URL");
-        return ExitCode::from(2);
+    // `[--client-metadata-url URL] SERVER_URL`: the suite appends the server's URL.
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let metadata_document = match args.iter().position(|a| a == "--client-metadata-url") {
+        Some(i) if i + 1 < args.len() => {
+            let doc = args.remove(i + 1);
+            args.remove(i);
+            Some(doc)
+        }
+        _ => None,
     };
+    let [url] = <[String; 1]>::try_from(args).unwrap_or_else(|_| {
+        eprintln!("usage: patchbay-conformance [--client-metadata-url URL] SERVER_URL");
+        std::process::exit(2)
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(url)) {
+    match runtime.block_on(run(url, metadata_document)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -38,17 +48,17 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(url: String) -> anyhow::Result<()> {
+async fn run(url: String, metadata_document: Option<String>) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut options = HubOptions::new(dir.path());
     options.os_keyring = false;
     let hub = Hub::open(options).await?;
-    let outcome = exercise(&hub, url).await;
+    let outcome = exercise(&hub, url, metadata_document).await;
     hub.shutdown().await;
     outcome
 }
 
-async fn exercise(hub: &Hub, url: String) -> anyhow::Result<()> {
+async fn exercise(hub: &Hub, url: String, metadata_document: Option<String>) -> anyhow::Result<()> {
     let name = "under-test";
     let mut def = ServerDef::new(
         name,
@@ -64,6 +74,10 @@ async fn exercise(hub: &Hub, url: String) -> anyhow::Result<()> {
         .and_then(|c| serde_json::from_str(&c).ok())
         .unwrap_or_default();
     def.oauth_client_id = context["client_id"].as_str().map(String::from);
+    // A person who hosts a metadata document for Patchbay enters its URL the same way.
+    if def.oauth_client_id.is_none() {
+        def.oauth_client_metadata_url = metadata_document;
+    }
     match context["client_secret"].as_str() {
         Some(secret) if def.oauth_client_id.is_some() => {
             hub.add_server_with_client_secret(def, Secret::new(secret))

@@ -43,6 +43,8 @@ pub struct LoginRequest {
     pub granted_scopes: Vec<String>,
     /// A client registered by hand at the AS; without one, Patchbay registers itself (DCR).
     pub client: Option<PreRegisteredClient>,
+    /// A Client ID Metadata Document URL, used as the client id where the AS supports that.
+    pub client_metadata_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,12 +210,27 @@ async fn login_once(
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default()
     });
-    // Client identity, in the spec's order: a client registered by hand; else the one Patchbay
-    // registered at this AS before (RFC 8252 lets a native client's loopback port vary); else a
-    // new dynamic registration (RFC 7591), kept for next time. Without published metadata,
-    // rmcp's 2025-03-26 fallback does the registering.
+    // Client identity, in the spec's order: a client registered by hand; else a Client ID
+    // Metadata Document URL when one is configured and the AS takes them (rmcp sends it as the
+    // client id); else the one Patchbay registered at this AS before (RFC 8252 lets a native
+    // client's loopback port vary); else a new dynamic registration (RFC 7591), kept for next
+    // time. Without published metadata, rmcp's 2025-03-26 fallback does the registering.
+    let takes_metadata_documents = metadata
+        .additional_fields
+        .get("client_id_metadata_document_supported")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let metadata_document = req
+        .client_metadata_url
+        .as_ref()
+        .filter(|_| req.client.is_none() && takes_metadata_documents && !guessed);
+    let request = match metadata_document {
+        Some(doc) => request.with_client_metadata_url(doc.clone()),
+        None => request,
+    };
     let client = match &req.client {
         Some(client) => Some(client.clone()),
+        None if metadata_document.is_some() => None,
         None if metadata.registration_endpoint.is_some() && !guessed => {
             match credentials.registered_client(&issuer).await {
                 Ok(Some((id, secret))) => {

@@ -31,8 +31,9 @@ use super::credentials::{Credential, CredentialMeta, Credentials, CredentialsErr
 use super::token::{self, TokenError};
 use crate::store::{CredentialKey, Expected, Lease, StoreError};
 
-/// Default bound on one refresh; always shorter than the connect timeout (30 s).
-pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default bound on one refresh; the hub keeps it shorter than the connect timeout (45 s), so
+/// a connection attempt that needs a refresh can still finish after the refresh gives up.
+pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a process waiting on another's lease looks at the row again.
 const LEASE_POLL: Duration = Duration::from_millis(50);
 

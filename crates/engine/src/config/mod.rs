@@ -29,6 +29,11 @@ pub struct ServerDef {
     /// only). Its secret, if it has one, is kept sealed apart from the definition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_client_id: Option<String>,
+    /// The https URL of a Client ID Metadata Document that describes Patchbay, for
+    /// authorization servers that take a URL as the client id (`client_id_metadata_document_supported`).
+    /// Used only when no client id was entered; without it Patchbay registers itself (DCR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_client_metadata_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -84,6 +89,7 @@ impl ServerDef {
             enabled: true,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             oauth_client_id: None,
+            oauth_client_metadata_url: None,
         }
     }
 
@@ -110,6 +116,25 @@ impl ServerDef {
             }
             if id.trim().is_empty() || id.chars().any(|c| c.is_control()) {
                 return Err(bad("client_id", "is empty or not printable".into()));
+            }
+        }
+        if let Some(doc) = &self.oauth_client_metadata_url {
+            if matches!(self.transport, TransportDef::Stdio { .. }) {
+                return Err(bad(
+                    "client_metadata_url",
+                    "is only for remote servers; a local process does not log in".into(),
+                ));
+            }
+            // The CIMD draft: an https URL with a path; the AS fetches it to learn who we are.
+            let usable = url::Url::parse(doc)
+                .is_ok_and(|u| u.scheme() == "https" && u.host().is_some() && u.path() != "/");
+            if !usable {
+                return Err(bad(
+                    "client_metadata_url",
+                    format!(
+                        "{doc:?} must be an https:// URL with a path, such as https://example.com/patchbay.json"
+                    ),
+                ));
             }
         }
         match &self.transport {

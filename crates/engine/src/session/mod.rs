@@ -44,7 +44,8 @@ pub struct SessionTimings {
 impl Default for SessionTimings {
     fn default() -> Self {
         SessionTimings {
-            connect_timeout: Duration::from_secs(30),
+            // Longer than the refresh bound (30 s) that a connection may have to wait for.
+            connect_timeout: Duration::from_secs(45),
             backoff: Backoff::default(),
             ping_timeout: Duration::from_secs(5),
         }
