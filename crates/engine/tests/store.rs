@@ -426,7 +426,10 @@ async fn one_holder_at_a_time_gets_the_refresh_lease() {
     );
     assert_eq!(
         cli.try_lease(&key, v, "cli", later).await.unwrap(),
-        Lease::Held { until_ms: later }
+        Lease::Held {
+            until_ms: later,
+            holder: "app".into()
+        }
     );
     // Re-entrant for the holder; free again once released.
     assert_eq!(

@@ -23,7 +23,7 @@ async function freeLoopbackPort() {
 
 // Minimal cookie jar: name -> value, honours deletion. Cookie paths are
 // ignored; oidc-provider's cookie names do not clash within one flow.
-class CookieJar {
+export class CookieJar {
   #cookies = new Map();
 
   absorb(response) {

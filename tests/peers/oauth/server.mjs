@@ -36,7 +36,16 @@ const config = {
   preregClientSecret: process.env.PREREG_CLIENT_SECRET || undefined,
   preregRedirectUris: (process.env.PREREG_REDIRECT_URIS || 'http://127.0.0.1/callback')
     .split(',').map((s) => s.trim()).filter(Boolean),
+  // Real sign-in and consent pages instead of auto-approval (see README, "Interactive mode").
+  interactive: process.argv.slice(2).includes('--interactive') || process.env.OAUTH_INTERACTIVE === '1',
 };
+for (const arg of process.argv.slice(2)) {
+  if (arg !== '--interactive') throw new Error(`unknown argument ${arg} (only --interactive)`);
+}
+
+// The one account of interactive mode.
+const TEST_USER = 'test-user';
+const TEST_PASSWORD = 'test-password';
 
 // ---------------------------------------------------------------- lifecycle
 
@@ -163,6 +172,8 @@ const freshStats = () => ({
   revocations: 0,
   rs_requests: 0,
   rs_unauthorized: 0,
+  authorization_requests: 0,    // requests to /auth that start an authorization (not /auth/<uid> resumes)
+  interactions: { logins: 0, login_failures: 0, consents: 0, aborts: 0 },
 });
 let stats = freshStats();
 const grantIds = new Set();
@@ -234,8 +245,9 @@ const grantTypeOf = (ctx) => {
   return new URLSearchParams(body).get('grant_type') ?? undefined;
 };
 
-// Counting and delay around the token and revocation endpoints.
+// Counting and delay around the authorization, token and revocation endpoints.
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST')) stats.authorization_requests += 1;
   if (ctx.method !== 'POST') return next();
   if (ctx.path === '/token/revocation') {
     await next();
@@ -275,13 +287,10 @@ provider.use(async (ctx, next) => {
   return undefined;
 });
 
-// No UI: log in as test-user, then consent to whatever was asked.
-async function autoInteraction(req, res) {
-  const details = await provider.interactionDetails(req, res);
+// The consent result for an interaction at the 'consent' prompt: a grant of exactly what is
+// missing (OIDC scopes and claims, and the scopes of each requested resource indicator).
+async function consentResult(details) {
   const { prompt, params, session } = details;
-  if (prompt.name === 'login') {
-    return provider.interactionFinished(req, res, { login: { accountId: 'test-user' } }, { mergeWithLastSubmission: false });
-  }
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
@@ -292,7 +301,112 @@ async function autoInteraction(req, res) {
     grant.addResourceScope(indicator, scopes.join(' '));
   }
   const grantId = await grant.save();
-  return provider.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
+  return { consent: details.grantId ? {} : { grantId } };
+}
+
+// Default, no UI: log in as test-user, then consent to whatever was asked.
+async function autoInteraction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.prompt.name === 'login') {
+    stats.interactions.logins += 1;
+    return provider.interactionFinished(req, res, { login: { accountId: TEST_USER } }, { mergeWithLastSubmission: false });
+  }
+  stats.interactions.consents += 1;
+  return provider.interactionFinished(req, res, await consentResult(details), { mergeWithLastSubmission: true });
+}
+
+// ---------------------------------------------------------------- interactive mode: real pages
+
+const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+
+function htmlPage(res, status, title, body) {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    // No form-action: browsers apply it to the redirect chain after a submit, which ends at the client.
+    'content-security-policy': "default-src 'none'",
+  });
+  res.end(`<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head>\n<body><main>\n<h1>${esc(title)}</h1>\n${body}\n</main></body></html>\n`);
+}
+
+const abortForm = (uid, label) =>
+  `<form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit">${esc(label)}</button></form>`;
+
+function loginPage(res, details, { error, username = '' } = {}) {
+  const { uid, params } = details;
+  htmlPage(res, 200, 'Sign in', [
+    `<p>Sign in to continue to <b>${esc(params.client_id)}</b>.</p>`,
+    error ? `<p class="error" role="alert">${esc(error)}</p>` : '',
+    `<form method="post" action="/interaction/${esc(uid)}/login">`,
+    `<label>Username <input type="text" name="username" value="${esc(username)}" autocomplete="username"></label>`,
+    '<label>Password <input type="password" name="password" value="" autocomplete="current-password"></label>',
+    '<button type="submit">Sign in</button>',
+    '</form>',
+    abortForm(uid, 'Cancel'),
+  ].join('\n'));
+}
+
+function consentPage(res, details) {
+  const { uid, params, prompt, session } = details;
+  const missing = prompt.details;
+  const items = [];
+  for (const s of missing.missingOIDCScope ?? []) items.push(`<li>scope <code>${esc(s)}</code></li>`);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    items.push(`<li>scope <code>${esc(scopes.join(' '))}</code> at <code>${esc(indicator)}</code></li>`);
+  }
+  htmlPage(res, 200, 'Allow access?', [
+    `<p>Signed in as <b>${esc(session?.accountId)}</b>. <b>${esc(params.client_id)}</b> asks for:</p>`,
+    `<ul>${items.join('') || '<li>nothing new</li>'}</ul>`,
+    `<form method="post" action="/interaction/${esc(uid)}/confirm">`,
+    '<button type="submit">Allow</button>',
+    '</form>',
+    abortForm(uid, 'Deny'),
+  ].join('\n'));
+}
+
+// A failed lookup of the interaction (expired, wrong cookie): a page, not a crash.
+async function detailsOrPage(req, res) {
+  try {
+    return await provider.interactionDetails(req, res);
+  } catch (e) {
+    htmlPage(res, 400, 'Sign-in expired', `<p class="error" role="alert">${esc(e.error_description ?? e.message)}</p>`);
+    return undefined;
+  }
+}
+
+// GET /interaction/<uid>, POST /interaction/<uid>/{login,confirm,abort}.
+async function interactivePage(req, res, action) {
+  const details = await detailsOrPage(req, res);
+  if (!details) return undefined;
+  const prompt = details.prompt.name;
+  if (action === undefined) {
+    if (prompt === 'login') return loginPage(res, details);
+    if (prompt === 'consent') return consentPage(res, details);
+    return htmlPage(res, 400, 'Unknown step', `<p class="error" role="alert">prompt ${esc(prompt)}</p>`);
+  }
+  const form = new URLSearchParams(await readBody(req));
+  if (action === 'abort') {
+    stats.interactions.aborts += 1;
+    return provider.interactionFinished(req, res, {
+      error: 'access_denied',
+      error_description: 'the user refused the request',
+    }, { mergeWithLastSubmission: false });
+  }
+  if (action === 'login' && prompt === 'login') {
+    const username = form.get('username') ?? '';
+    if (username !== TEST_USER || form.get('password') !== TEST_PASSWORD) {
+      stats.interactions.login_failures += 1;
+      log(`sign-in refused for '${username}'`);
+      return loginPage(res, details, { error: 'Wrong username or password.', username });
+    }
+    stats.interactions.logins += 1;
+    return provider.interactionFinished(req, res, { login: { accountId: TEST_USER } }, { mergeWithLastSubmission: false });
+  }
+  if (action === 'confirm' && prompt === 'consent') {
+    stats.interactions.consents += 1;
+    return provider.interactionFinished(req, res, await consentResult(details), { mergeWithLastSubmission: true });
+  }
+  return htmlPage(res, 400, 'Wrong step', `<p class="error" role="alert">this sign-in is at the ${esc(prompt)} step, not ${esc(action)}</p>`);
 }
 
 async function revokeAllGrants() {
@@ -358,7 +472,13 @@ asHandler = async (req, res) => {
   try {
     const url = new URL(req.url, ISSUER);
     if (url.pathname.startsWith('/test/')) return await testEndpoint(req, res, url);
-    if (req.method === 'GET' && /^\/interaction\/[^/]+$/.test(url.pathname)) return await autoInteraction(req, res);
+    const interaction = /^\/interaction\/[^/]+(?:\/(login|confirm|abort))?$/.exec(url.pathname);
+    if (interaction && config.interactive) {
+      const action = interaction[1];
+      if (req.method === (action ? 'POST' : 'GET')) return await interactivePage(req, res, action);
+      return json(res, 405, { error: 'method not allowed' });
+    }
+    if (req.method === 'GET' && interaction && !interaction[1]) return await autoInteraction(req, res);
     if (req.method === 'POST' && url.pathname === '/token') {
       // Buffer the body so the token middleware can see grant_type before the
       // grant runs; oidc-provider then reads req.body instead of the stream.
@@ -454,7 +574,7 @@ try {
 }
 
 if (!shuttingDown) {
-  log(`AS ${ISSUER}  RS ${RESOURCE}  upstream server-everything :${upstreamPort}  AT_TTL=${state.atTtl}s`);
+  log(`AS ${ISSUER}  RS ${RESOURCE}  upstream server-everything :${upstreamPort}  AT_TTL=${state.atTtl}s${config.interactive ? '  interactive' : ''}`);
   process.stdout.write(`${JSON.stringify({
     event: 'ready',
     issuer: ISSUER,
@@ -464,5 +584,6 @@ if (!shuttingDown) {
     rs_port: rsPort,
     upstream_port: upstreamPort,
     prereg_client_id: config.preregClientId ?? null,
+    interactive: config.interactive,
   })}\n`);
 }

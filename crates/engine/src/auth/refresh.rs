@@ -11,8 +11,10 @@
 //!   stored tokens. A rotating authorization server never sees one refresh token twice from us.
 //! - Writes are compare-and-swap on the version the refresh read: a late answer loses to a
 //!   newer login or refresh instead of overwriting it.
-//! - A refresh that takes longer than `timeout` is cancelled (its HTTP request is dropped) and
-//!   its lease given back; an answer that had not arrived by then is never read, so never
+//! - A process whose lease holder has exited (killed mid-refresh) does not hold anyone up: the
+//!   next process sees the holder's pid is gone and takes the lease over at once.
+//! - A refresh that takes longer than `timeout` once it holds the lease is cancelled (its HTTP
+//!   request is dropped) and its lease given back; an answer that had not arrived by then is never read, so never
 //!   stored. (If the deadline falls during the store write itself, that write may still
 //!   commit; it is compare-and-swap, so it can never replace newer tokens. A rotating AS that
 //!   redeemed the token just before the deadline leaves us with a spent refresh token: the next
@@ -60,6 +62,24 @@ pub struct RefreshCoordinator {
     holder: String,
     inflight: Mutex<HashMap<CredentialKey, (u64, Flight)>>,
     flights: AtomicU64,
+}
+
+/// Whether the process named in a lease holder (`pid<N>-<tag>`, see `new`) has certainly exited.
+/// Anything unclear (another format, a live pid, a pid we may not signal) counts as alive, and
+/// the lease is simply waited out. A reused pid only makes us wait, never steal.
+fn holder_is_gone(holder: &str) -> bool {
+    let Some(pid) = holder
+        .strip_prefix("pid")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        .filter(|pid| *pid > 0)
+    else {
+        return false;
+    };
+    // Signal 0 checks existence without signalling.
+    // SAFETY: kill(2) with signal 0 sends nothing and touches no memory of ours.
+    let failed = unsafe { libc::kill(pid, 0) } == -1;
+    failed && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 fn now_ms() -> i64 {
@@ -153,24 +173,7 @@ impl RefreshCoordinator {
         let span = tracing::info_span!("refresh", server = %key.server);
         let task = tokio::spawn(tracing::Instrument::instrument(
             async move {
-                let outcome = match tokio::time::timeout(this.timeout, this.fly(&key, seen)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        tracing::warn!(
-                            secs = this.timeout.as_secs(),
-                            "refresh timed out; cancelled"
-                        );
-                        let _ = this
-                            .credentials
-                            .store()
-                            .release_lease(&key, &this.holder)
-                            .await;
-                        Err(RefreshError::TimedOut {
-                            server: key.server.clone(),
-                            secs: this.timeout.as_secs().max(1),
-                        })
-                    }
-                };
+                let outcome = this.fly(&key, seen).await;
                 let mut inflight = this.inflight.lock().unwrap();
                 if inflight
                     .get(&key)
@@ -201,11 +204,14 @@ impl RefreshCoordinator {
             server: server.clone(),
             message,
         };
-        // Take the lease, or find that someone already moved the row on.
+        // Take the lease, or find that someone already moved the row on. Waiting for another
+        // holder is bounded by its lease (at most `timeout`), and cut short when its process is
+        // gone: a refresh killed mid-flight must not make the next one wait out its lease.
+        let mut dead: Option<String> = None;
         loop {
             let until = now_ms() + i64::try_from(self.timeout.as_millis()).unwrap_or(i64::MAX / 4);
             match store
-                .try_lease(key, seen, &self.holder, until)
+                .take_over(key, seen, &self.holder, until, dead.as_deref())
                 .await
                 .map_err(|e| failed(e.to_string()))?
             {
@@ -223,14 +229,33 @@ impl RefreshCoordinator {
                         reason: "the saved login was removed".into(),
                     });
                 }
-                Lease::Held { until_ms } => {
+                Lease::Held { until_ms, holder } => {
+                    if holder_is_gone(&holder) {
+                        tracing::info!(%holder, "the process holding the refresh lease is gone; taking it over");
+                        dead = Some(holder);
+                        continue;
+                    }
                     let left =
                         Duration::from_millis(u64::try_from(until_ms - now_ms()).unwrap_or(0));
                     tokio::time::sleep(left.min(LEASE_POLL).max(Duration::from_millis(5))).await;
                 }
             }
         }
-        let outcome = self.redeem(key, seen).await;
+        // The timeout bounds the refresh itself, from the moment we hold the lease: time spent
+        // waiting for another holder does not eat into it.
+        let outcome = match tokio::time::timeout(self.timeout, self.redeem(key, seen)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::warn!(
+                    secs = self.timeout.as_secs(),
+                    "refresh timed out; cancelled"
+                );
+                Err(RefreshError::TimedOut {
+                    server: server.clone(),
+                    secs: self.timeout.as_secs().max(1),
+                })
+            }
+        };
         if outcome.is_err() {
             let _ = store.release_lease(key, &self.holder).await;
         }
@@ -338,5 +363,23 @@ fn needs_login_or_failed(server: &str, e: CredentialsError) -> RefreshError {
             server: server.into(),
             message: s.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_is_gone;
+
+    #[test]
+    fn only_a_holder_whose_process_has_exited_is_gone() {
+        assert!(!holder_is_gone(&format!("pid{}-abc", std::process::id())));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(holder_is_gone(&format!("pid{pid}-abc")));
+        // Unknown shapes are treated as alive: wait the lease out rather than steal it.
+        for other in ["app", "pid-x", "pid0-a", ""] {
+            assert!(!holder_is_gone(other), "{other}");
+        }
     }
 }

@@ -62,8 +62,9 @@ pub enum Lease {
     /// The row moved on since it was read (someone refreshed or logged in): this is the
     /// server's current credential now, if it has one.
     Changed(Option<CredentialRow>),
-    /// Another holder is refreshing until `until_ms`; wait for the row to change.
-    Held { until_ms: i64 },
+    /// `holder` is refreshing until `until_ms`; wait for the row to change (or, if that
+    /// holder's process is gone, take the lease over with `take_over`).
+    Held { until_ms: i64, holder: String },
 }
 
 const COLUMNS: &str = "server, issuer, client_id, resource, version, sealed, meta, updated_at_ms";
@@ -223,8 +224,24 @@ impl Store {
         holder: &str,
         until_ms: i64,
     ) -> Result<Lease, StoreError> {
+        self.take_over(key, seen_version, holder, until_ms, None)
+            .await
+    }
+
+    /// `try_lease`, treating a lease still held by `dead` as free: its process is gone (it was
+    /// killed mid-refresh), so nobody will finish or release it. Only that exact holder's lease
+    /// is taken; if another process took it meanwhile, that one is waited for as usual.
+    pub async fn take_over(
+        &self,
+        key: &CredentialKey,
+        seen_version: i64,
+        holder: &str,
+        until_ms: i64,
+        dead: Option<&str>,
+    ) -> Result<Lease, StoreError> {
         let key = key.clone();
         let holder = holder.to_string();
+        let dead = dead.map(str::to_string);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let row: Option<(i64, Option<String>, Option<i64>)> = tx
@@ -243,8 +260,12 @@ impl Store {
             if let (Some(other), Some(until)) = (&lease_holder, lease_until)
                 && other != &holder
                 && until > now
+                && dead.as_ref() != Some(other)
             {
-                return Ok(Lease::Held { until_ms: until });
+                return Ok(Lease::Held {
+                    until_ms: until,
+                    holder: other.clone(),
+                });
             }
             tx.execute(
                 "UPDATE credentials SET lease_holder = ?5, lease_until_ms = ?6
