@@ -31,6 +31,7 @@ pub struct CallRequest {
 
 /// How a call ended, as the caller sees it (and as history keeps it).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CallReport {
     pub call_id: String,
     pub server: String,
@@ -41,8 +42,10 @@ pub struct CallReport {
     pub result: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub duration_ms: u64,
     /// The same, finer, for benchmarks.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub duration_us: u64,
 }
 

@@ -8,6 +8,7 @@ use crate::store::CallOutcome;
 /// A server's connection state, as a person sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum ServerState {
     Disconnected,
     Connecting,
@@ -18,6 +19,7 @@ pub enum ServerState {
     /// `None` when retrying cannot help until the person changes something.
     Error {
         message: String,
+        #[cfg_attr(feature = "ts", ts(type = "number | null"))]
         retry_at_ms: Option<i64>,
     },
 }
@@ -37,6 +39,8 @@ impl ServerState {
 /// Everything that happens, in the order it happened for any one server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+// `HubEvent` in TypeScript, where `Event` is the DOM's.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "HubEvent"))]
 pub enum Event {
     State {
         server: String,
@@ -73,6 +77,7 @@ pub enum Event {
         server: String,
         call_id: String,
         outcome: CallOutcome,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         duration_ms: u64,
     },
     /// A login is waiting for the browser at `url` (the authorization URL; it holds no secret
@@ -103,6 +108,74 @@ impl Event {
     }
 }
 
+/// Events gathered over one frame, for a UI. Progress that a later progress of the same call in
+/// the same batch supersedes is dropped (a bar shows only the newest value); every other event,
+/// and the newest progress of each call, is kept in order. `lagged` says the subscriber fell
+/// behind the bus and lost events: re-read the state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct EventBatch {
+    pub events: Vec<Event>,
+    pub lagged: bool,
+}
+
+/// Waits for the next event, then gathers what else arrives within `window`. `None` once the
+/// bus is gone. Thousands of progress notifications a second become one message per window.
+pub async fn next_batch(
+    rx: &mut broadcast::Receiver<Event>,
+    window: std::time::Duration,
+) -> Option<EventBatch> {
+    use broadcast::error::RecvError;
+    let mut batch = EventBatch {
+        events: Vec::new(),
+        lagged: false,
+    };
+    loop {
+        match rx.recv().await {
+            Ok(event) => {
+                batch.events.push(event);
+                break;
+            }
+            Err(RecvError::Lagged(_)) => batch.lagged = true,
+            Err(RecvError::Closed) => return None,
+        }
+    }
+    let deadline = tokio::time::Instant::now() + window;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(event)) => batch.events.push(event),
+            Ok(Err(RecvError::Lagged(_))) => batch.lagged = true,
+            Ok(Err(RecvError::Closed)) | Err(_) => break,
+        }
+    }
+    batch.events = coalesce_progress(batch.events);
+    Some(batch)
+}
+
+/// Keeps the last progress event of each call and everything else, in order.
+fn coalesce_progress(events: Vec<Event>) -> Vec<Event> {
+    let mut newest = std::collections::HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        if let Event::Progress {
+            server, call_id, ..
+        } = event
+        {
+            newest.insert((server.clone(), call_id.clone()), i);
+        }
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .filter(|(i, event)| match event {
+            Event::Progress {
+                server, call_id, ..
+            } => newest.get(&(server.clone(), call_id.clone())) == Some(i),
+            _ => true,
+        })
+        .map(|(_, event)| event)
+        .collect()
+}
+
 /// Broadcast bus. Slow subscribers lag (and are told so by tokio) rather than slowing the engine.
 #[derive(Clone)]
 pub struct EventBus {
@@ -130,5 +203,78 @@ impl EventBus {
 impl Default for EventBus {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn progress(call: &str, p: f64) -> Event {
+        Event::Progress {
+            server: "s".into(),
+            call_id: call.into(),
+            progress: p,
+            total: Some(100.0),
+            message: None,
+        }
+    }
+
+    fn finished(call: &str) -> Event {
+        Event::CallFinished {
+            server: "s".into(),
+            call_id: call.into(),
+            outcome: CallOutcome::Ok,
+            duration_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_progress_becomes_the_newest_value_per_call_and_nothing_else_is_lost() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        for i in 0..5000 {
+            bus.publish(progress("a", i as f64));
+            if i % 1000 == 0 {
+                bus.publish(progress("b", i as f64));
+            }
+        }
+        bus.publish(finished("a"));
+        let batch = next_batch(&mut rx, Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert!(!batch.lagged);
+        assert_eq!(
+            batch.events,
+            vec![progress("b", 4000.0), progress("a", 4999.0), finished("a")]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_fell_behind_is_told_so_and_the_last_events_still_arrive() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        for i in 0..(20 * 1024) {
+            bus.publish(progress("a", i as f64));
+        }
+        bus.publish(finished("a"));
+        let batch = next_batch(&mut rx, Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert!(batch.lagged);
+        assert_eq!(batch.events.last(), Some(&finished("a")));
+        assert_eq!(batch.events.len(), 2, "{:?}", batch.events);
+    }
+
+    #[tokio::test]
+    async fn the_batch_ends_when_the_bus_does() {
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        bus.publish(finished("a"));
+        drop(bus);
+        let batch = next_batch(&mut rx, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(batch.events, vec![finished("a")]);
+        assert!(next_batch(&mut rx, Duration::from_secs(5)).await.is_none());
     }
 }

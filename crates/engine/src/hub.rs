@@ -100,6 +100,7 @@ impl LoginObserver for BusObserver {
 
 /// What `doctor` reports.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Doctor {
     pub data_dir: PathBuf,
     pub database: PathBuf,
@@ -111,6 +112,7 @@ pub struct Doctor {
 
 /// One configured server as `doctor` sees it. Never holds a token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct DoctorPeer {
     pub name: String,
     pub transport: &'static str,
@@ -121,8 +123,24 @@ pub struct DoctorPeer {
     pub auth: Option<AuthStatus>,
 }
 
+/// Everything the server details panel shows about one server.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ServerDetails {
+    pub name: String,
+    pub state: ServerState,
+    /// What `initialize` negotiated (protocol version, capabilities, server info,
+    /// instructions), while connected; MCP's own camelCase shape.
+    pub initialize: Option<serde_json::Value>,
+    /// The process id of a local server while it runs.
+    pub pid: Option<u32>,
+    /// The server's own output (stderr), oldest first.
+    pub log: Vec<String>,
+}
+
 /// A server with its live state, for lists.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ServerView {
     #[serde(flatten)]
     pub def: ServerDef,
@@ -300,6 +318,22 @@ impl Hub {
         Ok(self.session(name)?.log().lines())
     }
 
+    /// State, negotiated capabilities and the server's own log, for the details panel.
+    pub fn details(&self, name: &str) -> Result<ServerDetails, HubError> {
+        let session = self.session(name)?;
+        let snapshot = session.snapshot();
+        Ok(ServerDetails {
+            name: name.into(),
+            initialize: snapshot
+                .info
+                .as_deref()
+                .and_then(|info| serde_json::to_value(info).ok()),
+            pid: snapshot.pid,
+            state: snapshot.state,
+            log: session.log().lines(),
+        })
+    }
+
     pub async fn add_server(&self, def: ServerDef) -> Result<(), HubError> {
         self.add_servers(vec![def]).await
     }
@@ -352,6 +386,35 @@ impl Hub {
         self.inner.sessions.lock().unwrap().remove(name);
         self.inner.defs.lock().unwrap().remove(name);
         session.shutdown().await;
+        Ok(())
+    }
+
+    /// Replaces a server's definition (same name). Its session restarts with the new one, and
+    /// connects if the server is enabled; a disabled server is disconnected and stays so.
+    pub async fn update_server(&self, def: ServerDef) -> Result<(), HubError> {
+        def.validate()?;
+        let old = self.session(&def.name)?;
+        self.inner.store.update_server(def.clone()).await?;
+        old.shutdown().await;
+        let (name, enabled) = (def.name.clone(), def.enabled);
+        self.install(def);
+        if enabled {
+            self.connect(&name)?;
+        }
+        Ok(())
+    }
+
+    /// Enables (and connects) or disables (and disconnects) a server; remembered across starts.
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), HubError> {
+        let mut def = self.server(name)?;
+        def.enabled = enabled;
+        self.inner.store.update_server(def.clone()).await?;
+        self.inner.defs.lock().unwrap().insert(name.into(), def);
+        if enabled {
+            self.connect(name)?;
+        } else {
+            self.disconnect(name).await?;
+        }
         Ok(())
     }
 

@@ -11,6 +11,6 @@ pub mod vault;
 
 pub use calls::{CallReport, CallRequest};
 pub use config::{ServerDef, TransportDef};
-pub use events::{Event, ServerState};
-pub use hub::{Doctor, Hub, HubError, HubOptions, ServerView, StartedCall};
+pub use events::{Event, EventBatch, ServerState};
+pub use hub::{Doctor, Hub, HubError, HubOptions, ServerDetails, ServerView, StartedCall};
 pub use store::{CallOutcome, CallRecord};

@@ -67,6 +67,7 @@ pub enum VaultError {
 /// Where the key came from, for `doctor` and the app's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "backend", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum KeyBackend {
     /// The OS keyring holds the key.
     Keyring,

@@ -702,3 +702,61 @@ async fn server_children_die_with_it() {
     assert!(zombie_children().is_empty());
     hub.shutdown().await;
 }
+
+/// The app's Enable/Disable and edit buttons: a disabled server's process is gone and stays
+/// gone across a restart of the hub; an edited server restarts with its new definition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_enable_and_edit_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = marker();
+    let hub = hub(&dir).await;
+    hub.add_server(stdio_def("ev", &mark)).await.unwrap();
+    assert_eq!(
+        hub.connect_and_wait("ev").await.unwrap(),
+        ServerState::Connected
+    );
+    assert_eq!(processes_with_marker(&mark).len(), 1);
+
+    hub.set_enabled("ev", false).await.unwrap();
+    assert_eq!(hub.state("ev"), Some(ServerState::Disconnected));
+    assert!(processes_with_marker(&mark).is_empty());
+    assert!(!hub.servers().await.unwrap()[0].def.enabled);
+    hub.shutdown().await;
+    drop(hub);
+
+    // A new hub on the same data dir does not start what the person disabled.
+    let hub = common::hub(&dir).await;
+    hub.connect_all();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hub.state("ev"), Some(ServerState::Disconnected));
+    assert!(processes_with_marker(&mark).is_empty());
+
+    hub.set_enabled("ev", true).await.unwrap();
+    let connected = |hub: &Hub| hub.state("ev") == Some(ServerState::Connected);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !connected(&hub) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(connected(&hub));
+
+    // Edit: a longer request timeout and a new marker; the old process goes, a new one comes.
+    let new_mark = marker();
+    let mut edited = stdio_def("ev", &new_mark);
+    edited.request_timeout_secs = 7;
+    hub.update_server(edited).await.unwrap();
+    assert_eq!(
+        hub.connect_and_wait("ev").await.unwrap(),
+        ServerState::Connected
+    );
+    assert!(processes_with_marker(&mark).is_empty());
+    assert_eq!(processes_with_marker(&new_mark).len(), 1);
+    assert_eq!(hub.server("ev").unwrap().request_timeout_secs, 7);
+    // A bad edit changes nothing.
+    let mut bad = stdio_def("ev", &new_mark);
+    bad.request_timeout_secs = 0;
+    assert!(hub.update_server(bad).await.is_err());
+    assert_eq!(hub.server("ev").unwrap().request_timeout_secs, 7);
+    assert_eq!(hub.state("ev"), Some(ServerState::Connected));
+    hub.shutdown().await;
+    assert!(processes_with_marker(&new_mark).is_empty());
+}

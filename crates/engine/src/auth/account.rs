@@ -7,6 +7,7 @@ use super::credentials::{Credentials, CredentialsError, TokenAuthMethod};
 
 /// A saved login as `auth-status` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuthStatus {
     pub server: String,
     pub logged_in: bool,
@@ -19,6 +20,7 @@ pub struct AuthStatus {
     pub scopes: Vec<String>,
     /// Unix epoch ms when the access token expires, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub expires_at_ms: Option<i64>,
     pub can_refresh: bool,
     /// Why the saved login cannot be used, when it cannot.
@@ -63,6 +65,7 @@ pub async fn status(
 
 /// What `logout` did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LogoutReport {
     pub server: String,
     /// Whether there was a saved login to remove.

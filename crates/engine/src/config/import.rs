@@ -21,6 +21,7 @@ use super::{ConfigError, ServerDef, TransportDef};
 
 /// What an import would add, for a preview before anything is stored.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ImportPlan {
     pub servers: Vec<ServerDef>,
     /// Things the person should know (an unresolved `${input:..}`, an ignored field).

@@ -17,6 +17,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
 
 /// One server as the person defined it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ServerDef {
     pub name: String,
     pub transport: TransportDef,
@@ -24,6 +25,7 @@ pub struct ServerDef {
     pub enabled: bool,
     /// Per-request timeout in seconds; a call's own `--timeout` overrides it.
     #[serde(default = "default_timeout")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub request_timeout_secs: u64,
     /// A client id registered by hand at the server's authorization server (a remote server
     /// only). Its secret, if it has one, is kept sealed apart from the definition.
@@ -46,6 +48,7 @@ fn default_timeout() -> u64 {
 /// How to reach a server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum TransportDef {
     /// A local process speaking MCP on stdin/stdout.
     Stdio {

@@ -179,7 +179,7 @@ pub(super) async fn connect(
                         Err(ConnectError::Exited(exit_message(
                             &name,
                             status,
-                            log.last_line(),
+                            log.telling_line(),
                         )))
                     } else {
                         Err(ConnectError::Handshake {

@@ -651,7 +651,7 @@ impl Actor {
                 };
                 process.drain_stderr(Duration::from_millis(500)).await;
                 process.shutdown().await;
-                connect::exit_message(name, status, self.log.last_line())
+                connect::exit_message(name, status, self.log.telling_line())
             }
             None => format!(
                 "lost the connection to server '{name}' ({})",
@@ -694,6 +694,8 @@ impl Actor {
                 None if s.state != ServerState::Connected => s.pid = None,
                 None => {}
             }
+            // The lifecycle at info level: what `RUST_LOG=info` shows a person (and the benches).
+            tracing::info!(state = state.name(), "server state");
             bus.publish(Event::State {
                 server: server.clone(),
                 state,

@@ -41,6 +41,28 @@ impl ServerLog {
     pub fn last_line(&self) -> Option<String> {
         self.lines.lock().unwrap().back().cloned()
     }
+
+    /// The line that best says why a server died: the last of its final lines that reads like
+    /// an error ("Error: Cannot find module ..."), else the last line. Runtimes print a banner
+    /// after the error ("Node.js v22.1.0"), which alone tells a person nothing.
+    pub fn telling_line(&self) -> Option<String> {
+        let lines = self.lines.lock().unwrap();
+        let recent = lines.iter().rev().take(40);
+        let errorish = |l: &&String| {
+            let t = l.trim_start();
+            !t.starts_with("at ")
+                && (t.contains("Error")
+                    || t.contains("Exception")
+                    || t.to_ascii_lowercase().starts_with("error")
+                    || t.contains("fatal")
+                    || t.contains("panicked"))
+        };
+        recent
+            .clone()
+            .find(errorish)
+            .or_else(|| lines.back())
+            .cloned()
+    }
 }
 
 pub struct ServerProcess {
@@ -232,5 +254,34 @@ impl<R: AsyncRead + Unpin> AsyncRead for StdoutTap<R> {
             this.scan(&buf.filled()[before..]);
         }
         poll
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::ServerLog;
+
+    #[test]
+    fn the_error_is_the_telling_line_not_the_runtime_banner_after_it() {
+        let log = ServerLog::default();
+        for line in [
+            "node:internal/modules/cjs/loader:1228",
+            "  throw err;",
+            "Error: Cannot find module '/x/index.jsstdio'",
+            "    at Module._resolveFilename (node:internal/modules/cjs/loader:1225:15)",
+            "  code: 'MODULE_NOT_FOUND',",
+            "",
+            "Node.js v22.23.3",
+        ] {
+            log.push(line.into());
+        }
+        assert_eq!(
+            log.telling_line().as_deref(),
+            Some("Error: Cannot find module '/x/index.jsstdio'")
+        );
+        let quiet = ServerLog::default();
+        quiet.push("bye".into());
+        assert_eq!(quiet.telling_line().as_deref(), Some("bye"));
+        assert_eq!(ServerLog::default().telling_line(), None);
     }
 }

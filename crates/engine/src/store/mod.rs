@@ -26,6 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How a tool call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum CallOutcome {
     /// The server returned a result without `isError`.
     Ok,
@@ -63,6 +64,7 @@ impl CallOutcome {
 
 /// One tool call as it is kept in history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CallRecord {
     pub call_id: String,
     pub server: String,
@@ -74,7 +76,9 @@ pub struct CallRecord {
     pub error: Option<String>,
     pub outcome: CallOutcome,
     /// Unix epoch milliseconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub started_at_ms: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub duration_ms: u64,
 }
 
