@@ -72,31 +72,59 @@ ensure_cargo() {
   command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs), then run this again"
 }
 
-# `npm ci` in tests/peers when node_modules is missing or was installed from another lockfile.
-# A stamp in node_modules records the hash of package.json + package-lock.json it was made from.
-ensure_peers() {
-  local stamp="$PEERS_DIR/node_modules/.patchbay-lock.sha256" want
-  want="$(cat "$PEERS_DIR/package.json" "$PEERS_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"
-  if [ -x "$PEERS_NODE" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    return 0
-  fi
+# `npm ci` in DIR when its node_modules is missing or was installed from another lockfile. A
+# stamp in node_modules records the hash of package.json + package-lock.json it was made from.
+ensure_npm_ci() {
+  local dir="$1" stamp="$1/node_modules/.patchbay-lock.sha256" want
+  want="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
   if ! command -v npm >/dev/null 2>&1; then
     ensure_apt_packages nodejs npm
   fi
-  say "installing the pinned test peers (npm ci in tests/peers)"
-  (cd "$PEERS_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci in tests/peers failed"
-  "$PEERS_NODE" --version >/dev/null 2>&1 || die "the pinned Node 22 at $PEERS_NODE does not run on this machine"
+  say "installing the pinned npm packages in ${dir#"$PATCHBAY_ROOT"/}"
+  (cd "$dir" && with_node22 npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci in $dir failed"
   printf '%s\n' "$want" >"$stamp"
 }
 
-# The placeholder UI is plain files: copy them into ui/dist, which Tauri embeds at build time.
-# Only changed files are copied, so an unchanged UI does not make cargo rebuild the app.
+# Runs a command with the pinned Node 22 first on PATH (Vite, Vitest and WebdriverIO need a
+# newer Node than Debian's). Before the peers are installed, the machine's node is used.
+with_node22() {
+  PATH="$(dirname "$PEERS_NODE"):$PATH" "$@"
+}
+
+# The test peers (tests/peers), which also bring the pinned Node 22.
+ensure_peers() {
+  ensure_npm_ci "$PEERS_DIR"
+  "$PEERS_NODE" --version >/dev/null 2>&1 || die "the pinned Node 22 at $PEERS_NODE does not run on this machine"
+}
+
+# Builds the Svelte UI (ui/) with Vite into ui/dist, which Tauri embeds at build time. Vite
+# writes to a scratch dir and only changed files are copied over, so an unchanged UI does not
+# make cargo rebuild the app.
 prepare_ui() {
-  local src dst
-  mkdir -p "$PATCHBAY_ROOT/ui/dist"
-  for src in "$PATCHBAY_ROOT"/ui/*; do
-    [ -f "$src" ] || continue
-    dst="$PATCHBAY_ROOT/ui/dist/$(basename "$src")"
-    cmp -s "$src" "$dst" || cp "$src" "$dst"
+  local ui="$PATCHBAY_ROOT/ui" out
+  ensure_peers
+  ensure_npm_ci "$ui"
+  out="$(mktemp -d)"
+  (cd "$ui" && with_node22 npx vite build --logLevel warn --outDir "$out" --emptyOutDir) || die "the UI did not build"
+  mkdir -p "$ui/dist"
+  (cd "$out" && find . -type f) | while read -r f; do
+    mkdir -p "$ui/dist/$(dirname "$f")"
+    cmp -s "$out/$f" "$ui/dist/$f" || cp "$out/$f" "$ui/dist/$f"
   done
+  (cd "$ui/dist" && find . -type f) | while read -r f; do
+    [ -e "$out/$f" ] || rm -f "$ui/dist/$f"
+  done
+  rm -rf "$out"
+}
+
+# What the end-to-end tests drive the app with: WebKit's WebDriver, a virtual X server, and
+# tauri-driver (built once into .tools/, pinned).
+# shellcheck disable=SC2034
+APT_E2E_PACKAGES=(webkit2gtk-driver xvfb xauth)
+TAURI_DRIVER="$PATCHBAY_ROOT/.tools/bin/tauri-driver"
+ensure_tauri_driver() {
+  [ -x "$TAURI_DRIVER" ] && return 0
+  say "building tauri-driver 2.1.0 into .tools (once)"
+  cargo install tauri-driver --locked --version 2.1.0 --root "$PATCHBAY_ROOT/.tools" --quiet || die "cargo install tauri-driver failed"
 }

@@ -1,0 +1,319 @@
+//! The window's commands: each one calls the engine's `Hub` and nothing more. Errors reach the
+//! UI as `{ message, field }`, where `field` names the form field a validation error is about.
+
+use std::time::Duration;
+
+use patchbay_engine::auth::AuthStatus;
+use patchbay_engine::auth::LogoutReport;
+use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::config::ImportPlan;
+use patchbay_engine::vault::Secret;
+use patchbay_engine::{
+    CallRecord, CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, ServerDef,
+    ServerDetails, ServerView,
+};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
+
+use crate::bridge::Subscription;
+
+/// How long a login waits for the browser.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Serialize)]
+pub struct CommandError {
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
+impl From<HubError> for CommandError {
+    fn from(e: HubError) -> Self {
+        let field = match &e {
+            HubError::Invalid(invalid) => Some(invalid.field),
+            _ => None,
+        };
+        CommandError {
+            message: e.to_string(),
+            field,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        subscribe,
+        list_servers,
+        server_details,
+        add_server,
+        update_server,
+        set_enabled,
+        remove_server,
+        connect,
+        reconnect,
+        disconnect,
+        login,
+        cancel_login,
+        logout,
+        auth_status,
+        list_tools,
+        call_tool,
+        cancel_call,
+        history,
+        pick_import_file,
+        preview_import,
+        import_servers,
+        export_servers,
+        doctor,
+        ui_painted,
+    ]
+}
+
+/// Shows the main window and gives it focus (after a login, or a second launch).
+pub fn bring_to_front(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+#[tauri::command]
+fn subscribe(
+    hub: State<'_, Hub>,
+    subscription: State<'_, Subscription>,
+    on_event: Channel<EventBatch>,
+) {
+    subscription.replace(&hub, on_event);
+}
+
+#[tauri::command]
+async fn list_servers(hub: State<'_, Hub>) -> Result<Vec<ServerView>> {
+    Ok(hub.servers().await?)
+}
+
+#[tauri::command]
+fn server_details(hub: State<'_, Hub>, name: String) -> Result<ServerDetails> {
+    Ok(hub.details(&name)?)
+}
+
+#[tauri::command]
+async fn add_server(
+    hub: State<'_, Hub>,
+    def: ServerDef,
+    client_secret: Option<String>,
+) -> Result<()> {
+    let name = def.name.clone();
+    match client_secret.filter(|s| !s.is_empty()) {
+        Some(secret) => {
+            hub.add_server_with_client_secret(def, Secret::new(secret))
+                .await?
+        }
+        None => hub.add_server(def).await?,
+    }
+    hub.connect(&name)?;
+    Ok(())
+}
+
+#[tauri::command]
+async fn update_server(hub: State<'_, Hub>, def: ServerDef) -> Result<()> {
+    Ok(hub.update_server(def).await?)
+}
+
+#[tauri::command]
+async fn set_enabled(hub: State<'_, Hub>, name: String, enabled: bool) -> Result<()> {
+    Ok(hub.set_enabled(&name, enabled).await?)
+}
+
+#[tauri::command]
+async fn remove_server(hub: State<'_, Hub>, name: String) -> Result<()> {
+    Ok(hub.remove_server(&name).await?)
+}
+
+#[tauri::command]
+fn connect(hub: State<'_, Hub>, name: String) -> Result<()> {
+    Ok(hub.connect(&name)?)
+}
+
+#[tauri::command]
+fn reconnect(hub: State<'_, Hub>, name: String) -> Result<()> {
+    Ok(hub.reconnect(&name)?)
+}
+
+#[tauri::command]
+async fn disconnect(hub: State<'_, Hub>, name: String) -> Result<()> {
+    Ok(hub.disconnect(&name).await?)
+}
+
+/// Logs in through the system browser. The engine checks the authorization URL before it
+/// announces it; only then does the opener plugin get it. `PATCHBAY_BROWSER=follow` (for
+/// automated tests) lets the engine deliver the redirect itself instead.
+#[tauri::command]
+async fn login(app: AppHandle, hub: State<'_, Hub>, name: String) -> Result<AuthStatus> {
+    let follow = std::env::var("PATCHBAY_BROWSER").is_ok_and(|m| m == "follow");
+    let mode = if follow {
+        BrowserMode::Follow
+    } else {
+        BrowserMode::Print
+    };
+    let opener = (!follow).then(|| {
+        let mut events = hub.subscribe();
+        let app = app.clone();
+        let server = name.clone();
+        tauri::async_runtime::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                match event {
+                    Event::LoginUrl { server: s, url } if s == server => {
+                        if let Err(e) = app.opener().open_url(url, None::<&str>) {
+                            tracing::warn!("could not open the browser: {e}");
+                        }
+                        break;
+                    }
+                    Event::LoginFinished { server: s, .. } if s == server => break,
+                    _ => {}
+                }
+            }
+        })
+    });
+    let outcome = hub.login(&name, mode, LOGIN_TIMEOUT).await;
+    if let Some(opener) = opener {
+        opener.abort();
+    }
+    let status = outcome?;
+    bring_to_front(&app);
+    Ok(status)
+}
+
+#[tauri::command]
+fn cancel_login(hub: State<'_, Hub>, name: String) -> bool {
+    hub.cancel_login(&name)
+}
+
+#[tauri::command]
+async fn logout(hub: State<'_, Hub>, name: String) -> Result<LogoutReport> {
+    Ok(hub.logout(&name).await?)
+}
+
+#[tauri::command]
+async fn auth_status(hub: State<'_, Hub>, name: String) -> Result<AuthStatus> {
+    Ok(hub.auth_status(&name).await?)
+}
+
+/// The server's tools as MCP defines them (name, description, inputSchema, annotations).
+#[tauri::command]
+async fn list_tools(hub: State<'_, Hub>, name: String) -> Result<Vec<serde_json::Value>> {
+    let tools = hub.tools(&name).await?;
+    Ok(tools
+        .into_iter()
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .collect())
+}
+
+/// Runs a tool. `on_started` gets the call id at once, so the window can cancel the call and
+/// tie progress events to it; the report comes back when the call ends.
+#[tauri::command]
+async fn call_tool(
+    hub: State<'_, Hub>,
+    server: String,
+    tool: String,
+    arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    on_started: Channel<String>,
+) -> Result<CallReport> {
+    let started = hub.start_call(CallRequest {
+        server,
+        tool,
+        arguments,
+        timeout: None,
+    })?;
+    let _ = on_started.send(started.call_id.clone());
+    Ok(started.finish().await)
+}
+
+#[tauri::command]
+fn cancel_call(hub: State<'_, Hub>, call_id: String) -> bool {
+    hub.cancel_call(&call_id)
+}
+
+#[tauri::command]
+async fn history(hub: State<'_, Hub>, name: String, limit: usize) -> Result<Vec<CallRecord>> {
+    Ok(hub.history(&name, limit).await?)
+}
+
+/// A native file picker for a Claude Desktop, VS Code or Cursor config file.
+#[tauri::command]
+async fn pick_import_file(app: AppHandle) -> Option<String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Import MCP servers")
+        .add_filter("MCP configuration", &["json", "jsonc"])
+        .pick_file(move |path| {
+            let _ = tx.send(path);
+        });
+    rx.await
+        .ok()
+        .flatten()
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string())
+}
+
+#[tauri::command]
+async fn preview_import(hub: State<'_, Hub>, path: String) -> Result<ImportPlan> {
+    Ok(hub.preview_import(std::path::Path::new(&path)).await?)
+}
+
+#[tauri::command]
+async fn import_servers(hub: State<'_, Hub>, path: String) -> Result<ImportPlan> {
+    let plan = hub.import(std::path::Path::new(&path)).await?;
+    for def in &plan.servers {
+        let _ = hub.connect(&def.name);
+    }
+    Ok(plan)
+}
+
+/// Every server in Claude Desktop's `mcpServers` shape, for the clipboard or a file.
+#[tauri::command]
+async fn export_servers(hub: State<'_, Hub>) -> Result<serde_json::Value> {
+    Ok(hub.export_claude().await?)
+}
+
+#[tauri::command]
+async fn doctor(hub: State<'_, Hub>) -> Result<Doctor> {
+    Ok(hub.doctor().await)
+}
+
+/// When the process started (for the startup figure), and who waits for the first paint.
+pub struct Started {
+    at: std::time::Instant,
+    painted: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Started {
+    pub fn new(at: std::time::Instant, painted: tokio::sync::oneshot::Sender<()>) -> Self {
+        Started {
+            at,
+            painted: std::sync::Mutex::new(Some(painted)),
+        }
+    }
+}
+
+/// The window reports its first painted server list: logged (target `patchbay::startup`) with
+/// the time since the process started, which BENCHMARKS.md's startup figure reads; and the
+/// servers start connecting. A reload reports again; only the first report counts.
+#[tauri::command]
+fn ui_painted(started: State<'_, Started>, servers: usize) {
+    if let Some(painted) = started.painted.lock().unwrap().take() {
+        tracing::info!(
+            target: "patchbay::startup",
+            ms = started.at.elapsed().as_millis() as u64,
+            servers,
+            "first server list painted"
+        );
+        let _ = painted.send(());
+    }
+}

@@ -1,0 +1,162 @@
+// The desktop app end to end, as a person uses it: add server-everything over stdio and watch
+// it connect, run a long operation and watch its progress, cancel a call, kill the server's
+// process and watch it recover, log in to an OAuth-protected server and log out. Screenshots of
+// the main views go to docs/screenshots.
+import { $, browser, expect } from '@wdio/globals';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const shots = path.join(root, 'docs/screenshots');
+const node = process.env.PATCHBAY_TEST_NODE ?? process.execPath;
+const everything = path.join(root, 'tests/peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const marker = `pbe2e-${process.pid}-${Date.now()}`;
+
+const badge = (server) => $(`li[data-server="${server}"] .badge`);
+const stateOf = async (server) => (await badge(server)).getAttribute('data-state');
+
+async function waitForState(server, want, timeout = 30000) {
+  await browser.waitUntil(async () => (await stateOf(server).catch(() => null)) === want, {
+    timeout,
+    timeoutMsg: `${server} never became ${want} (last: ${await stateOf(server).catch(() => 'absent')})`,
+  });
+}
+
+async function shot(name) {
+  fs.mkdirSync(shots, { recursive: true });
+  await browser.saveScreenshot(path.join(shots, `${name}.png`));
+}
+
+/** Processes whose environment holds `marker` (the server-everything we started). */
+function serverPids() {
+  const pids = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').includes(marker)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** Every badge state a server shows from now on, recorded in the page as it changes. */
+async function recordStates(server) {
+  await browser.execute((name) => {
+    window.__states = [];
+    const read = () => {
+      const b = document.querySelector(`li[data-server="${name}"] .badge`);
+      const s = b?.getAttribute('data-state');
+      if (s && window.__states.at(-1) !== s) window.__states.push(s);
+    };
+    new MutationObserver(read).observe(document.body, { subtree: true, childList: true, attributes: true });
+  }, server);
+}
+
+async function addServer({ name, command, args, env, url }) {
+  await $('button=Add server').click();
+  await $('#server-name').setValue(name);
+  if (url) {
+    await $('input[value="http"]').click();
+    await $('#server-url').setValue(url);
+  } else {
+    await $('#server-command').setValue(command);
+    // One argument per line. (WebKitWebDriver drops "\n" from setValue, so press Enter.)
+    const box = $('#server-args');
+    for (const [i, arg] of args.entries()) {
+      if (i > 0) await browser.keys('Enter');
+      await box.addValue(arg);
+    }
+    expect(await box.getValue()).toBe(args.join('\n'));
+    if (env) await $('#server-env').setValue(env);
+  }
+  await $('form button[type="submit"]').click();
+}
+
+describe('Patchbay', () => {
+  it('opens on the server list at once', async () => {
+    await expect($('nav[aria-label="Servers"]')).toBeDisplayed();
+    await expect($('nav')).toHaveText(expect.stringContaining('No servers yet'));
+  });
+
+  it('adds server-everything over stdio and shows it connecting, then connected', async () => {
+    await recordStates('everything');
+    await addServer({ name: 'everything', command: node, args: [everything, 'stdio'], env: `PATCHBAY_TEST_MARKER=${marker}` });
+    await waitForState('everything', 'connected');
+    const seen = await browser.execute(() => window.__states);
+    expect(seen).toEqual(['connecting', 'connected']);
+    expect(serverPids()).toHaveLength(1);
+  });
+
+  it('runs trigger-long-running-operation and shows its progress advance', async () => {
+    await $('li[data-server="everything"] button.name').click();
+    const tool = $('button[data-tool="trigger-long-running-operation"]');
+    await tool.waitForDisplayed();
+    await tool.click();
+    await $('#arg-duration').setValue('3');
+    await $('#arg-steps').setValue('6');
+    await $('button=Run').click();
+    const values = [];
+    await browser.waitUntil(
+      async () => {
+        const bar = await $('.progress progress');
+        const v = (await bar.isExisting()) ? Number(await bar.getAttribute('value')) : NaN;
+        if (Number.isFinite(v) && v > 0 && values.at(-1) !== v) values.push(v);
+        return (await $('section.result').isExisting()) || values.length >= 3;
+      },
+      { timeout: 20000, interval: 100 },
+    );
+    await shot('playground-progress');
+    await $('section.result').waitForExist({ timeout: 20000 });
+    expect(values.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1]);
+    await expect($('section.result')).toHaveAttribute('data-outcome', 'ok');
+    await expect($('.log')).toHaveText(expect.stringContaining('progress 6 of 6'));
+    await shot('playground-result');
+  });
+
+  it('cancels a running call', async () => {
+    await $('#arg-duration').setValue('30');
+    await $('#arg-steps').setValue('30');
+    await $('button=Run').click();
+    await browser.waitUntil(async () => Number(await $('.progress progress').getAttribute('value')) >= 1, { timeout: 15000 });
+    await $('button=Cancel').click();
+    await $('section.result').waitForExist({ timeout: 10000 });
+    await expect($('section.result')).toHaveAttribute('data-outcome', 'cancelled');
+    await expect($('.history')).toHaveText(expect.stringContaining('cancelled'));
+  });
+
+  it('shows the error badge when the server process dies, then recovers by itself', async () => {
+    await recordStates('everything');
+    const [pid] = serverPids();
+    process.kill(pid, 'SIGKILL');
+    await waitForState('everything', 'connected', 60000);
+    const seen = await browser.execute(() => window.__states);
+    expect(seen).toContain('error');
+    expect(seen.at(-1)).toBe('connected');
+    const pids = serverPids();
+    expect(pids).toHaveLength(1);
+    expect(pids[0]).not.toBe(pid);
+    await $('button[role="tab"]=Details').click();
+    await expect($('section.details')).toHaveText(expect.stringContaining('Capabilities'));
+    await shot('details');
+    await $('button[role="tab"]=Playground').click();
+  });
+
+  it('logs in to an OAuth-protected server and logs out', async () => {
+    const resource = process.env.PATCHBAY_E2E_OAUTH_RESOURCE;
+    expect(resource).toBeTruthy();
+    await addServer({ name: 'protected', url: resource });
+    await waitForState('protected', 'needs_auth');
+    await shot('needs-login');
+    await $('li[data-server="protected"]').$('button=Log in').click();
+    await waitForState('protected', 'connected');
+    await $('li[data-server="protected"] button.name').click();
+    await $('button[data-tool="echo"]').waitForDisplayed();
+    await shot('servers');
+    await $('li[data-server="protected"]').$('button=Log out').click();
+    await waitForState('protected', 'needs_auth');
+  });
+});

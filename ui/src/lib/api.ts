@@ -1,0 +1,78 @@
+// The one door from the window to the backend: every Tauri command, typed with the Rust types
+// (generated into ./bindings by ts-rs). Components never call `invoke` themselves.
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { AuthStatus } from './bindings/AuthStatus';
+import type { CallRecord } from './bindings/CallRecord';
+import type { CallReport } from './bindings/CallReport';
+import type { Doctor } from './bindings/Doctor';
+import type { EventBatch } from './bindings/EventBatch';
+import type { ImportPlan } from './bindings/ImportPlan';
+import type { LogoutReport } from './bindings/LogoutReport';
+import type { ServerDef } from './bindings/ServerDef';
+import type { ServerDetails } from './bindings/ServerDetails';
+import type { ServerView } from './bindings/ServerView';
+import type { JsonValue } from './bindings/serde_json/JsonValue';
+
+/** A failed command: `field` names the form field a validation error is about. */
+export interface CommandError {
+  message: string;
+  field?: string;
+}
+
+export function errorMessage(e: unknown): string {
+  if (e && typeof e === 'object' && 'message' in e) return String((e as CommandError).message);
+  return String(e);
+}
+
+/** An MCP tool as the server lists it. (MCP's own shape, not one of ours.) */
+export interface Tool {
+  name: string;
+  title?: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+  annotations?: Record<string, unknown>;
+}
+
+export const api = {
+  /** Engine events, one frame per message, in order. Subscribe before reading state. */
+  subscribe(onBatch: (batch: EventBatch) => void): Promise<void> {
+    const channel = new Channel<EventBatch>();
+    channel.onmessage = onBatch;
+    return invoke('subscribe', { onEvent: channel });
+  },
+  listServers: () => invoke<ServerView[]>('list_servers'),
+  serverDetails: (name: string) => invoke<ServerDetails>('server_details', { name }),
+  addServer: (def: ServerDef, clientSecret?: string) =>
+    invoke<void>('add_server', { def, clientSecret: clientSecret || null }),
+  updateServer: (def: ServerDef) => invoke<void>('update_server', { def }),
+  setEnabled: (name: string, enabled: boolean) => invoke<void>('set_enabled', { name, enabled }),
+  removeServer: (name: string) => invoke<void>('remove_server', { name }),
+  connect: (name: string) => invoke<void>('connect', { name }),
+  reconnect: (name: string) => invoke<void>('reconnect', { name }),
+  disconnect: (name: string) => invoke<void>('disconnect', { name }),
+  login: (name: string) => invoke<AuthStatus>('login', { name }),
+  cancelLogin: (name: string) => invoke<boolean>('cancel_login', { name }),
+  logout: (name: string) => invoke<LogoutReport>('logout', { name }),
+  authStatus: (name: string) => invoke<AuthStatus>('auth_status', { name }),
+  listTools: (name: string) => invoke<Tool[]>('list_tools', { name }),
+  /** Runs a tool; `onStarted` gets the call id at once (for cancel and progress). */
+  callTool(
+    server: string,
+    tool: string,
+    args: Record<string, JsonValue> | null,
+    onStarted: (callId: string) => void,
+  ): Promise<CallReport> {
+    const started = new Channel<string>();
+    started.onmessage = onStarted;
+    return invoke<CallReport>('call_tool', { server, tool, arguments: args, onStarted: started });
+  },
+  cancelCall: (callId: string) => invoke<boolean>('cancel_call', { callId }),
+  history: (name: string, limit = 50) => invoke<CallRecord[]>('history', { name, limit }),
+  pickImportFile: () => invoke<string | null>('pick_import_file'),
+  previewImport: (path: string) => invoke<ImportPlan>('preview_import', { path }),
+  importServers: (path: string) => invoke<ImportPlan>('import_servers', { path }),
+  exportServers: () => invoke<JsonValue>('export_servers'),
+  doctor: () => invoke<Doctor>('doctor'),
+  /** Tells the backend the first server list is on screen (for the startup figure). */
+  uiPainted: (servers: number) => invoke<void>('ui_painted', { servers }),
+};

@@ -1,0 +1,179 @@
+// The window's live picture of the hub: servers with their state, running calls with their
+// progress and log, pending logins. Fed by the event channel; re-read in full when the channel
+// says it fell behind. Subscribe first, then read, so no event falls between the two.
+import { api, errorMessage } from './api';
+import type { CallOutcome } from './bindings/CallOutcome';
+import type { EventBatch } from './bindings/EventBatch';
+import type { HubEvent } from './bindings/HubEvent';
+import type { ServerState } from './bindings/ServerState';
+import type { ServerView } from './bindings/ServerView';
+import type { JsonValue } from './bindings/serde_json/JsonValue';
+
+export interface LogLine {
+  kind: 'progress' | 'log';
+  text: string;
+  level?: string;
+}
+
+export interface RunningCall {
+  callId: string;
+  server: string;
+  tool: string;
+  progress: number | null;
+  total: number | null;
+  message: string | null;
+  log: LogLine[];
+  outcome: CallOutcome | null;
+}
+
+export interface Login {
+  url: string | null;
+  error: string | null;
+}
+
+/** Keep the per-call log bounded: a chatty server must not grow the window without end. */
+const MAX_LOG = 500;
+
+export class HubStore {
+  servers = $state<ServerView[]>([]);
+  calls = $state<Record<string, RunningCall>>({});
+  logins = $state<Record<string, Login>>({});
+  /** Bumped on `tools/list_changed`, so a tool list knows to load again. */
+  toolsVersion = $state<Record<string, number>>({});
+  loaded = $state(false);
+  error = $state<string | null>(null);
+
+  async start(): Promise<void> {
+    try {
+      await api.subscribe((batch) => this.apply(batch));
+      await this.reload();
+    } catch (e) {
+      this.error = errorMessage(e);
+    }
+  }
+
+  // A listing is a snapshot taken when it was asked for; events may arrive while it travels,
+  // and answers may come back out of order. So only the newest listing is used, and a state
+  // event newer than the listing's request wins over what the listing says.
+  private stateSeq = 0;
+  private stateSeenAt: Record<string, number> = {};
+  private latestState: Record<string, ServerState> = {};
+  private reloadGen = 0;
+
+  async reload(): Promise<void> {
+    const gen = ++this.reloadGen;
+    const askedAt = this.stateSeq;
+    const list = await api.listServers();
+    if (gen !== this.reloadGen) return;
+    for (const s of list) {
+      if ((this.stateSeenAt[s.name] ?? -1) > askedAt) s.state = this.latestState[s.name];
+    }
+    this.servers = list;
+    this.loaded = true;
+  }
+
+  server(name: string): ServerView | undefined {
+    return this.servers.find((s) => s.name === name);
+  }
+
+  /** A call the window started: known before its first event arrives. */
+  track(callId: string, server: string, tool: string): void {
+    this.calls[callId] ??= {
+      callId,
+      server,
+      tool,
+      progress: null,
+      total: null,
+      message: null,
+      log: [],
+      outcome: null,
+    };
+  }
+
+  apply(batch: EventBatch): void {
+    for (const event of batch.events) this.applyOne(event);
+    if (batch.lagged) void this.reload();
+  }
+
+  private applyOne(event: HubEvent): void {
+    switch (event.event) {
+      case 'state': {
+        const { event: _e, server, ...rest } = event;
+        const state = rest as ServerState;
+        this.stateSeenAt[server] = ++this.stateSeq;
+        this.latestState[server] = state;
+        const s = this.server(server);
+        if (s) s.state = state;
+        else void this.reload();
+        break;
+      }
+      case 'call_started':
+        this.track(event.call_id, event.server, event.tool);
+        break;
+      case 'progress': {
+        this.track(event.call_id, event.server, '');
+        const call = this.calls[event.call_id];
+        call.progress = event.progress;
+        call.total = event.total;
+        call.message = event.message ?? null;
+        const of = event.total != null ? ` of ${event.total}` : '';
+        push(call.log, {
+          kind: 'progress',
+          text: `progress ${event.progress}${of}${event.message ? `: ${event.message}` : ''}`,
+        });
+        break;
+      }
+      case 'log': {
+        if (event.call_id == null) break;
+        this.track(event.call_id, event.server, '');
+        push(this.calls[event.call_id].log, {
+          kind: 'log',
+          level: event.level,
+          text: `${event.logger ? `${event.logger}: ` : ''}${render(event.data)}`,
+        });
+        break;
+      }
+      case 'call_finished': {
+        this.track(event.call_id, event.server, '');
+        this.calls[event.call_id].outcome = event.outcome;
+        break;
+      }
+      case 'login_url':
+        this.logins[event.server] = { url: event.url, error: null };
+        break;
+      case 'login_finished':
+        if (event.ok) delete this.logins[event.server];
+        else this.logins[event.server] = { url: null, error: event.message ?? 'the login failed' };
+        break;
+      case 'tools_changed':
+        this.toolsVersion[event.server] = (this.toolsVersion[event.server] ?? 0) + 1;
+        break;
+      case 'server_output':
+        break;
+    }
+  }
+}
+
+function push(log: LogLine[], line: LogLine): void {
+  log.push(line);
+  if (log.length > MAX_LOG) log.splice(0, log.length - MAX_LOG);
+}
+
+function render(data: JsonValue): string {
+  return typeof data === 'string' ? data : JSON.stringify(data);
+}
+
+export function stateLabel(state: ServerState): string {
+  switch (state.state) {
+    case 'connected':
+      return 'Connected';
+    case 'connecting':
+      return 'Connecting…';
+    case 'needs_auth':
+      return 'Needs login';
+    case 'disconnected':
+      return 'Disconnected';
+    case 'error':
+      return 'Error';
+  }
+}
