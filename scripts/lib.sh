@@ -119,12 +119,16 @@ prepare_ui() {
 }
 
 # What the end-to-end tests drive the app with: WebKit's WebDriver, a virtual X server, and
-# tauri-driver (built once into .tools/, pinned).
+# tauri-driver, pinned, built once per machine into the user's cache (not the clone, so a fresh
+# clone does not build it again).
 # shellcheck disable=SC2034
 APT_E2E_PACKAGES=(webkit2gtk-driver xvfb xauth)
-TAURI_DRIVER="$PATCHBAY_ROOT/.tools/bin/tauri-driver"
+TAURI_DRIVER_VERSION=2.1.0
+TAURI_DRIVER_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/patchbay/tauri-driver-$TAURI_DRIVER_VERSION"
+TAURI_DRIVER="$TAURI_DRIVER_ROOT/bin/tauri-driver"
 ensure_tauri_driver() {
   [ -x "$TAURI_DRIVER" ] && return 0
-  say "building tauri-driver 2.1.0 into .tools (once)"
-  cargo install tauri-driver --locked --version 2.1.0 --root "$PATCHBAY_ROOT/.tools" --quiet || die "cargo install tauri-driver failed"
+  say "building tauri-driver $TAURI_DRIVER_VERSION into $TAURI_DRIVER_ROOT (once per machine)"
+  cargo install tauri-driver --locked --version "$TAURI_DRIVER_VERSION" --root "$TAURI_DRIVER_ROOT" --quiet ||
+    die "cargo install tauri-driver failed"
 }

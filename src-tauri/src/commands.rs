@@ -20,6 +20,10 @@ use tauri_plugin_opener::OpenerExt;
 
 use crate::bridge::Subscription;
 
+/// Servers whose login URL a `login` command is waiting to open.
+#[derive(Default)]
+pub struct Openers(std::sync::Mutex<std::collections::HashSet<String>>);
+
 /// How long a login waits for the browser.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
@@ -108,7 +112,7 @@ async fn add_server(
     def: ServerDef,
     client_secret: Option<String>,
 ) -> Result<()> {
-    let name = def.name.clone();
+    let (name, enabled) = (def.name.clone(), def.enabled);
     match client_secret.filter(|s| !s.is_empty()) {
         Some(secret) => {
             hub.add_server_with_client_secret(def, Secret::new(secret))
@@ -116,7 +120,9 @@ async fn add_server(
         }
         None => hub.add_server(def).await?,
     }
-    hub.connect(&name)?;
+    if enabled {
+        hub.connect(&name)?;
+    }
     Ok(())
 }
 
@@ -154,28 +160,38 @@ async fn disconnect(hub: State<'_, Hub>, name: String) -> Result<()> {
 /// announces it; only then does the opener plugin get it. `PATCHBAY_BROWSER=follow` (for
 /// automated tests) lets the engine deliver the redirect itself instead.
 #[tauri::command]
-async fn login(app: AppHandle, hub: State<'_, Hub>, name: String) -> Result<AuthStatus> {
+async fn login(
+    app: AppHandle,
+    hub: State<'_, Hub>,
+    openers: State<'_, Openers>,
+    name: String,
+) -> Result<AuthStatus> {
     let follow = std::env::var("PATCHBAY_BROWSER").is_ok_and(|m| m == "follow");
     let mode = if follow {
         BrowserMode::Follow
     } else {
         BrowserMode::Print
     };
-    let opener = (!follow).then(|| {
+    // One browser tab per login: a second click joins the running login (the engine runs one
+    // flow per server), and only the first caller opens its URL.
+    let opens = !follow && openers.0.lock().unwrap().insert(name.clone());
+    let opener = opens.then(|| {
         let mut events = hub.subscribe();
         let app = app.clone();
         let server = name.clone();
         tauri::async_runtime::spawn(async move {
-            while let Ok(event) = events.recv().await {
-                match event {
-                    Event::LoginUrl { server: s, url } if s == server => {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match events.recv().await {
+                    Ok(Event::LoginUrl { server: s, url }) if s == server => {
                         if let Err(e) = app.opener().open_url(url, None::<&str>) {
                             tracing::warn!("could not open the browser: {e}");
                         }
                         break;
                     }
-                    Event::LoginFinished { server: s, .. } if s == server => break,
-                    _ => {}
+                    Ok(Event::LoginFinished { server: s, .. }) if s == server => break,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
                 }
             }
         })
@@ -183,6 +199,7 @@ async fn login(app: AppHandle, hub: State<'_, Hub>, name: String) -> Result<Auth
     let outcome = hub.login(&name, mode, LOGIN_TIMEOUT).await;
     if let Some(opener) = opener {
         opener.abort();
+        openers.0.lock().unwrap().remove(&name);
     }
     let status = outcome?;
     bring_to_front(&app);
@@ -270,7 +287,8 @@ async fn preview_import(hub: State<'_, Hub>, path: String) -> Result<ImportPlan>
 #[tauri::command]
 async fn import_servers(hub: State<'_, Hub>, path: String) -> Result<ImportPlan> {
     let plan = hub.import(std::path::Path::new(&path)).await?;
-    for def in &plan.servers {
+    // A server the file marked disabled stays disabled.
+    for def in plan.servers.iter().filter(|d| d.enabled) {
         let _ = hub.connect(&def.name);
     }
     Ok(plan)

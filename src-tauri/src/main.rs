@@ -12,6 +12,9 @@ use patchbay_engine::{Hub, HubOptions};
 use tauri::Manager;
 use tauri_plugin_window_state::StateFlags;
 
+/// The longest the app waits for its servers to stop when it quits.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The longest the servers wait for the window's first paint before connecting anyway.
 const FIRST_PAINT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -65,21 +68,26 @@ fn main() {
             });
             app.manage(hub);
             app.manage(bridge::Subscription::default());
+            app.manage(commands::Openers::default());
             app.manage(commands::Started::new(started, painted));
-            // SIGTERM or SIGINT (a logout, `kill`, Ctrl-C in a terminal) ends the app the same
-            // way closing its window does, so every server process is stopped, none leaked.
+            // SIGTERM, SIGINT or SIGHUP (a logout, `kill`, Ctrl-C in a terminal) ends the app
+            // the same way closing its window does, so every server process is stopped.
+            #[cfg(unix)]
             let handle = app.handle().clone();
+            #[cfg(unix)]
             tauri::async_runtime::spawn(async move {
                 use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut term), Ok(mut int)) = (
+                let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
                     signal(SignalKind::terminate()),
                     signal(SignalKind::interrupt()),
+                    signal(SignalKind::hangup()),
                 ) else {
                     return;
                 };
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
+                    _ = hup.recv() => {}
                 }
                 handle.exit(0);
             });
@@ -94,8 +102,13 @@ fn main() {
     app.run(|app, event| {
         if let tauri::RunEvent::Exit = event {
             // Every server process goes with the app, never left behind.
+            // Bounded: a server that ignores its shutdown is killed with its process group
+            // when the hub drops, after this.
             if let Some(hub) = app.try_state::<Hub>() {
-                tauri::async_runtime::block_on(hub.shutdown());
+                let _ = tauri::async_runtime::block_on(tokio::time::timeout(
+                    SHUTDOWN_WAIT,
+                    hub.shutdown(),
+                ));
             }
         }
     });

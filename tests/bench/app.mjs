@@ -95,20 +95,27 @@ async function once(env, marker) {
   const app = spawn(opts.app, [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise((resolve) => app.once('exit', resolve));
   let paintedMs = null;
-  let connected = 0;
+  const connectedServers = new Set();
   const allConnected = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${connected} of ${opts.servers} servers connected in 60 s`)), 60000);
+    const timer = setTimeout(() => reject(new Error(`only ${connectedServers.size} of ${opts.servers} servers connected in 60 s`)), 60000);
     readline.createInterface({ input: app.stderr }).on('line', (line) => {
       if (process.env.PATCHBAY_BENCH_VERBOSE) process.stderr.write(`    app: ${line}\n`);
       if (paintedMs === null && line.includes('first server list painted')) paintedMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (line.includes('server state') && line.includes('state="connected"')) connected++;
-      if (connected >= opts.servers && paintedMs !== null) {
+      const server = line.match(/server=([^}\s]+)/)?.[1];
+      if (server && line.includes('server state') && line.includes('state="connected"')) connectedServers.add(server);
+      if (connectedServers.size >= opts.servers && paintedMs !== null) {
         clearTimeout(timer);
         resolve();
       }
     });
   });
-  await allConnected;
+  try {
+    await allConnected;
+  } catch (e) {
+    app.kill('SIGTERM');
+    await exited;
+    throw e;
+  }
   await new Promise((r) => setTimeout(r, 1000)); // let the page settle after the last update
   const table = processTable();
   const tree = descendants(app.pid, table);

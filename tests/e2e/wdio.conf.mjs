@@ -13,7 +13,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const app = process.env.PATCHBAY_BIN ?? path.join(root, 'target/debug/patchbay');
 const driverBin = process.env.TAURI_DRIVER ?? 'tauri-driver';
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-e2e-'));
+// The launcher makes the scratch dir; workers (which load this file again) inherit it.
+const scratch = process.env.PATCHBAY_E2E_SCRATCH ?? fs.mkdtempSync(path.join(os.tmpdir(), 'patchbay-e2e-'));
 
 Object.assign(process.env, {
   PATCHBAY_DATA_DIR: path.join(scratch, 'data'),

@@ -17,10 +17,12 @@ const badge = (server) => $(`li[data-server="${server}"] .badge`);
 const stateOf = async (server) => (await badge(server)).getAttribute('data-state');
 
 async function waitForState(server, want, timeout = 30000) {
-  await browser.waitUntil(async () => (await stateOf(server).catch(() => null)) === want, {
-    timeout,
-    timeoutMsg: `${server} never became ${want} (last: ${await stateOf(server).catch(() => 'absent')})`,
-  });
+  let last = 'absent';
+  await browser
+    .waitUntil(async () => (last = await stateOf(server).catch(() => 'absent')) === want, { timeout })
+    .catch(() => {
+      throw new Error(`${server} never became ${want} in ${timeout} ms (last: ${last})`);
+    });
 }
 
 async function shot(name) {
@@ -132,6 +134,11 @@ describe('Patchbay', () => {
     await recordStates('everything');
     const [pid] = serverPids();
     process.kill(pid, 'SIGKILL');
+    // First the error (the old 'connected' badge must not satisfy the wait), then the recovery.
+    await browser.waitUntil(async () => (await browser.execute(() => window.__states)).includes('error'), {
+      timeout: 30000,
+      timeoutMsg: 'no error badge after the server process was killed',
+    });
     await waitForState('everything', 'connected', 60000);
     const seen = await browser.execute(() => window.__states);
     expect(seen).toContain('error');

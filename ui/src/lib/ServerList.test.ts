@@ -9,7 +9,8 @@ function setup(servers = [stdioServer('alpha'), { ...stdioServer('beta', { state
   const backend = fakeBackend({
     list_servers: () => servers,
     reconnect: () => null,
-    login: () => ({ server: 'beta', logged_in: true, scopes: [], can_refresh: true }),
+    // A login that waits for the browser until the test ends.
+    login: () => new Promise(() => {}),
     cancel_login: () => true,
     set_enabled: () => null,
   });
@@ -39,7 +40,9 @@ describe('the server list', () => {
     await vi.waitFor(() => expect(screen.getByRole('button', { name: /alpha/ })).toHaveTextContent('Connecting…'));
     backend.emit({ event: 'state', server: 'alpha', state: 'error', message: 'server exited with status 1', retry_at_ms: Date.now() + 4000 });
     await vi.waitFor(() => expect(screen.getByRole('button', { name: /alpha/ })).toHaveTextContent('Error'));
-    expect(screen.getByRole('alert')).toHaveTextContent(/server exited with status 1 · retrying in [34] s/);
+    // The reason is announced once; the countdown beside it ticks without re-announcing.
+    expect(screen.getByRole('alert')).toHaveTextContent(/^server exited with status 1$/);
+    expect(screen.getByRole('alert').parentElement).toHaveTextContent(/server exited with status 1 · retrying in [34] s/);
   });
 
   it('sends each click on Reconnect to the engine, which starts one attempt for a burst', async () => {
@@ -62,5 +65,11 @@ describe('the server list', () => {
     expect(backend.calls.some((c) => c.cmd === 'cancel_login' && c.args.name === 'beta')).toBe(true);
     backend.emit({ event: 'login_finished', server: 'beta', ok: false, message: 'the login was cancelled' });
     await screen.findByText(/Login failed: the login was cancelled/);
+    // And the person can try again.
+    const again = within(screen.getByRole('group', { name: 'Actions for beta' })).getByRole('button', { name: 'Log in' });
+    await userEvent.setup().click(again);
+    expect(backend.calls.filter((c) => c.cmd === 'login')).toHaveLength(1);
+    expect(screen.getByText('Waiting for the browser…')).toBeInTheDocument();
+    expect(within(screen.getByRole('group', { name: 'Actions for beta' })).queryByRole('button', { name: 'Log in' })).toBeNull();
   });
 });

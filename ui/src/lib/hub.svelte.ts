@@ -40,6 +40,8 @@ export class HubStore {
   logins = $state<Record<string, Login>>({});
   /** Bumped on `tools/list_changed`, so a tool list knows to load again. */
   toolsVersion = $state<Record<string, number>>({});
+  /** Bumped when a server prints something, so its details can show the new lines. */
+  outputVersion = $state<Record<string, number>>({});
   loaded = $state(false);
   error = $state<string | null>(null);
 
@@ -92,7 +94,19 @@ export class HubStore {
 
   apply(batch: EventBatch): void {
     for (const event of batch.events) this.applyOne(event);
-    if (batch.lagged) void this.reload();
+    if (batch.lagged) this.reloadSoon();
+  }
+
+  private reloadPending = false;
+
+  /** One listing for a burst of reasons (a new server's events, a lag). */
+  private reloadSoon(): void {
+    if (this.reloadPending) return;
+    this.reloadPending = true;
+    queueMicrotask(() => {
+      this.reloadPending = false;
+      this.reload().catch((e) => (this.error = errorMessage(e)));
+    });
   }
 
   private applyOne(event: HubEvent): void {
@@ -104,7 +118,7 @@ export class HubStore {
         this.latestState[server] = state;
         const s = this.server(server);
         if (s) s.state = state;
-        else void this.reload();
+        else if (this.loaded) this.reloadSoon();
         break;
       }
       case 'call_started':
@@ -149,6 +163,7 @@ export class HubStore {
         this.toolsVersion[event.server] = (this.toolsVersion[event.server] ?? 0) + 1;
         break;
       case 'server_output':
+        this.outputVersion[event.server] = (this.outputVersion[event.server] ?? 0) + 1;
         break;
     }
   }

@@ -58,6 +58,21 @@ describe('buildArgs', () => {
     });
   });
 
+  it('leaves out an optional object left empty, and a boolean nobody ticked', () => {
+    const f = formFor({
+      type: 'object',
+      properties: {
+        opt: { type: 'object', properties: { need: { type: 'string' } }, required: ['need'] },
+        flag: { type: 'boolean' },
+      },
+    })!;
+    expect(buildArgs(f, initialValues(f))).toEqual({ args: {}, errors: {} });
+    // Once something is typed inside, its required fields count.
+    expect(buildArgs(f, { opt: { need: '' }, flag: false }).args).toEqual({ flag: false });
+    const started = buildArgs(formFor({ type: 'object', properties: { opt: { type: 'object', properties: { need: { type: 'string' }, n: { type: 'integer' } }, required: ['need'] } } })!, { opt: { need: '', n: '2' } });
+    expect(started.errors).toEqual({ 'opt.need': 'required' });
+  });
+
   it('names each field that is wrong, and what is wrong with it', () => {
     const values = { ...initialValues(fields), count: '0', ratio: 'lots', nested: { depth: '1.5' } };
     expect(buildArgs(fields, values).errors).toEqual({

@@ -84,7 +84,9 @@ export function initialValues(fields: Field[]): Record<string, unknown> {
   for (const f of fields) {
     if (f.kind === 'object') out[f.name] = initialValues(f.fields);
     else if (f.kind === 'array') out[f.name] = (f.default ?? []).map(String);
-    else if (f.kind === 'boolean') out[f.name] = f.default ?? false;
+    // No default: unset (the checkbox shows unticked), and left out unless ticked or required,
+    // so the server's own default applies.
+    else if (f.kind === 'boolean') out[f.name] = f.default;
     else out[f.name] = f.default !== undefined ? String(f.default) : '';
   }
   return out;
@@ -104,13 +106,16 @@ export function buildArgs(fields: Field[], values: Record<string, unknown>, path
     const key = path ? `${path}.${f.name}` : f.name;
     const raw = values[f.name];
     if (f.kind === 'object') {
-      const inner = buildArgs(f.fields, (raw ?? {}) as Record<string, unknown>, key);
+      const innerValues = (raw ?? {}) as Record<string, unknown>;
+      // An optional object left empty is left out, and its required fields with it.
+      if (!f.required && isEmpty(innerValues)) continue;
+      const inner = buildArgs(f.fields, innerValues, key);
       Object.assign(errors, inner.errors);
-      if (Object.keys(inner.args).length > 0 || f.required) args[f.name] = inner.args;
+      args[f.name] = inner.args;
       continue;
     }
     if (f.kind === 'boolean') {
-      args[f.name] = Boolean(raw);
+      if (raw !== undefined || f.required) args[f.name] = Boolean(raw);
       continue;
     }
     if (f.kind === 'array') {
@@ -135,6 +140,13 @@ export function buildArgs(fields: Field[], values: Record<string, unknown>, path
     else args[f.name] = c.value;
   }
   return { args, errors };
+}
+
+/** Nothing typed or ticked anywhere inside (defaults count as typed). */
+function isEmpty(values: Record<string, unknown>): boolean {
+  return Object.values(values).every((v) =>
+    v === undefined || v === '' || (Array.isArray(v) ? v.every((x) => x === '') : typeof v === 'object' && v !== null && isEmpty(v as Record<string, unknown>)),
+  );
 }
 
 function scalar(f: Field, text: string): { value: unknown } | { error: string } {
