@@ -245,3 +245,62 @@ async fn calls_made_during_a_login_wait_for_it_and_then_run() {
     assert!(report.error.unwrap().contains("needs a login"));
     hub.shutdown().await;
 }
+
+/// A token endpoint that hangs: the refresh gives up at its bound, the server shows
+/// `needs_auth` (not a vague transport error), the late answer is never stored, and logging in
+/// again recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_token_endpoint_times_out_into_needs_auth_and_nothing_late_is_stored() {
+    let auth = AuthServer::start(3);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = common::hub_with(&dir, |o| o.refresh_timeout = Duration::from_secs(2)).await;
+    hub.add_server(common::http_def("remote", &auth.resource))
+        .await
+        .unwrap();
+    hub.login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        hub.connect_and_wait("remote").await.unwrap(),
+        ServerState::Connected
+    );
+    let before = hub.auth_status("remote").await.unwrap();
+    // Past the 3 s token: the next request needs a refresh, and the AS sits on it for 6 s.
+    tokio::time::sleep(Duration::from_millis(3_300)).await;
+    auth.post("/test/delay?ms=6000&phase=before").await;
+    auth.post("/test/reset-stats").await;
+
+    let started = std::time::Instant::now();
+    let report = hub.call_tool(echo("during the hang")).await.unwrap();
+    assert_ne!(report.outcome, CallOutcome::Ok, "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "the refresh must give up at its 2 s bound, not wait for the AS: {:?}",
+        started.elapsed()
+    );
+    wait_state(&hub, "needs_auth").await;
+    assert!(auth.refreshes().await >= 1);
+
+    // The AS's answer would have come at 6 s: wait past it; the stored login is the old one.
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    let after = hub.auth_status("remote").await.unwrap();
+    assert_eq!(
+        after.expires_at_ms, before.expires_at_ms,
+        "a late answer was stored"
+    );
+    let stats = auth.stats().await;
+    assert_eq!(
+        stats["refresh_dropped"].as_u64(),
+        Some(auth.refreshes().await),
+        "{stats}"
+    );
+
+    auth.post("/test/delay?ms=0").await;
+    hub.login("remote", BrowserMode::Follow, Duration::from_secs(60))
+        .await
+        .unwrap();
+    wait_state(&hub, "connected").await;
+    let report = hub.call_tool(echo("after the hang")).await.unwrap();
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    hub.shutdown().await;
+}

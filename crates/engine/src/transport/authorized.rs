@@ -47,6 +47,12 @@ impl AuthorizedHttp {
         match self.auth.refresher().await.current(&self.server).await {
             Ok(c) => Ok(c),
             Err(RefreshError::NeedsLogin { .. }) => Ok(None),
+            // The token has expired and its refresh hung past the bound: nothing usable to send,
+            // so the server's 401 puts the session in needs_auth, where a login recovers.
+            Err(e @ RefreshError::TimedOut { .. }) => {
+                tracing::warn!("{e}");
+                Ok(None)
+            }
             Err(e) => Err(StreamableHttpError::UnexpectedServerResponse(
                 e.to_string().into(),
             )),
@@ -72,6 +78,10 @@ impl AuthorizedHttp {
                         send(Some(fresh.access_token.expose().to_string())).await
                     }
                     Ok(_) | Err(RefreshError::NeedsLogin { .. }) => {
+                        Err(StreamableHttpError::AuthRequired(challenge))
+                    }
+                    Err(e @ RefreshError::TimedOut { .. }) => {
+                        tracing::warn!("{e}");
                         Err(StreamableHttpError::AuthRequired(challenge))
                     }
                     Err(e) => Err(StreamableHttpError::UnexpectedServerResponse(

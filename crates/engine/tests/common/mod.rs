@@ -136,6 +136,11 @@ impl Drop for HttpPeer {
 }
 
 pub async fn hub(dir: &tempfile::TempDir) -> Hub {
+    hub_with(dir, |_| {}).await
+}
+
+/// `hub`, with some options changed.
+pub async fn hub_with(dir: &tempfile::TempDir, change: impl FnOnce(&mut HubOptions)) -> Hub {
     let mut options = HubOptions::new(dir.path());
     // Tests never touch the person's own keyring.
     options.os_keyring = false;
@@ -147,6 +152,7 @@ pub async fn hub(dir: &tempfile::TempDir) -> Hub {
         },
         ping_timeout: Duration::from_secs(2),
     };
+    change(&mut options);
     Hub::open(options).await.expect("open hub")
 }
 
