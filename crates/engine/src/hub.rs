@@ -147,6 +147,13 @@ pub struct ServerView {
     pub state: ServerState,
 }
 
+fn remote_url(def: &ServerDef) -> Option<&str> {
+    match &def.transport {
+        TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => Some(url),
+        TransportDef::Stdio { .. } => None,
+    }
+}
+
 /// A refresh must give up before the connection attempt waiting on it does, or the attempt
 /// fails with a vague timeout instead of the refresh's own answer.
 fn refresh_bound(refresh: Duration, connect: Duration) -> Duration {
@@ -394,7 +401,14 @@ impl Hub {
     pub async fn update_server(&self, def: ServerDef) -> Result<(), HubError> {
         def.validate()?;
         let old = self.session(&def.name)?;
+        let previous = self.server(&def.name)?;
         self.inner.store.update_server(def.clone()).await?;
+        // A saved login belongs to the server it was made for: pointed somewhere else, the
+        // server must not be sent the old one's tokens. (A login still running goes too.)
+        if remote_url(&previous) != remote_url(&def) {
+            self.stop_login(&def.name).await;
+            self.inner.store.delete_credentials(&def.name).await?;
+        }
         old.shutdown().await;
         let (name, enabled) = (def.name.clone(), def.enabled);
         self.install(def);

@@ -470,3 +470,24 @@ async fn logout_or_removal_during_a_login_stops_it() {
     assert!(login.await.unwrap().is_err());
     hub.shutdown().await;
 }
+
+/// Editing a server to point at another URL forgets its saved login: the new address must
+/// never be sent the old server's tokens. Other edits keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_pointed_elsewhere_forgets_its_login() {
+    let auth = AuthServer::start(60);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub_with_remote(dir.path(), &auth).await;
+    hub.login("remote", BrowserMode::Follow, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut same = common::http_def("remote", &auth.resource);
+    same.request_timeout_secs = 9;
+    hub.update_server(same).await.unwrap();
+    assert!(hub.auth_status("remote").await.unwrap().logged_in);
+
+    let elsewhere = common::http_def("remote", "http://127.0.0.1:9/mcp");
+    hub.update_server(elsewhere).await.unwrap();
+    assert!(!hub.auth_status("remote").await.unwrap().logged_in);
+    hub.shutdown().await;
+}
