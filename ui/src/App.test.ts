@@ -1,4 +1,5 @@
 import { render, screen } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { fakeBackend, stdioServer } from './test/ipc';
@@ -11,6 +12,7 @@ describe('the window', () => {
       ui_painted: () => null,
       list_tools: () => [],
       history: () => [],
+      server_details: () => ({ name: 'alpha', state: { state: 'connecting' }, initialize: null, pid: null, log: [] }),
     });
     render(App);
     expect(await screen.findByRole('button', { name: /alpha/ })).toHaveTextContent('Connecting…');
@@ -23,5 +25,13 @@ describe('the window', () => {
     // Subscribed before the first listing, so no state change can fall between the two.
     const order = backend.calls.map((c) => c.cmd);
     expect(order.indexOf('subscribe')).toBeLessThan(order.indexOf('list_servers'));
+
+    // The views are tabs a keyboard can move between.
+    const user = userEvent.setup();
+    screen.getByRole('tab', { name: 'Playground' }).focus();
+    await user.keyboard('{ArrowRight}');
+    expect(screen.getByRole('tab', { name: 'Details' })).toHaveAttribute('aria-selected', 'true');
+    expect(screen.getByRole('tab', { name: 'Details' })).toHaveFocus();
+    expect(screen.getByRole('tabpanel')).toHaveAccessibleName('Details');
   });
 });
