@@ -60,6 +60,7 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
         } => connect(hub, out, &name).await,
         Command::Connect { name: None, .. } => connect_all(hub, out).await,
         Command::Tools { name } => tools(hub, out, &name).await,
+        Command::Catalog(cmd) => crate::catalog::run(hub, out, cmd).await,
         Command::Call(args) => call(hub, out, args).await,
         Command::History { name, limit } => history(hub, out, &name, limit).await,
         Command::Login {
@@ -306,7 +307,7 @@ async fn tools(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
 }
 
 /// Connects for a command that needs the server; prints only a failure.
-async fn connect_quietly(hub: &Hub, out: Out, name: &str) -> Result<bool, HubError> {
+pub(crate) async fn connect_quietly(hub: &Hub, out: Out, name: &str) -> Result<bool, HubError> {
     match hub.connect_and_wait(name).await? {
         ServerState::Connected => Ok(true),
         state => {
@@ -523,7 +524,7 @@ async fn history(hub: &Hub, out: Out, name: &str, limit: usize) -> Result<u8, Hu
 }
 
 /// `{"event":"x", ...fields of value}`.
-fn tagged(event: &str, value: &impl serde::Serialize) -> Value {
+pub(crate) fn tagged(event: &str, value: &impl serde::Serialize) -> Value {
     let mut line = json!({ "event": event });
     if let (Some(line), Ok(Value::Object(fields))) =
         (line.as_object_mut(), serde_json::to_value(value))

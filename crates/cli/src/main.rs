@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 the tool returned an error (or the call did not succeed),
 //! 2 usage or configuration error, 3 connection or auth failure.
 
+mod catalog;
 mod commands;
 mod output;
 
@@ -44,6 +45,8 @@ enum Command {
     },
     /// List a server's tools with their input schemas.
     Tools { name: String },
+    #[command(flatten)]
+    Catalog(catalog::CatalogCommand),
     /// Call a tool, printing progress and log messages as they arrive.
     Call(CallArgs),
     /// Recent calls to a server, newest first.

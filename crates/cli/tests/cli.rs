@@ -2,42 +2,9 @@
 
 mod common;
 
-use std::path::Path;
 
-use common::{cli, lines, node, oauth_peer, peers_dir};
+use common::{add_everything, cli, lines, oauth_peer};
 use serde_json::json;
-
-fn everything() -> String {
-    peers_dir()
-        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
-        .to_string_lossy()
-        .into()
-}
-
-fn add_everything(dir: &Path, name: &str, marker: &str) {
-    let node = node();
-    let out = cli(
-        dir,
-        &[
-            "--json",
-            "servers",
-            "add",
-            name,
-            "--env",
-            &format!("PATCHBAY_TEST_MARKER={marker}"),
-            "--",
-            node.to_str().unwrap(),
-            &everything(),
-            "stdio",
-        ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn processes_with(marker: &str) -> usize {
     let needle = format!("PATCHBAY_TEST_MARKER={marker}");

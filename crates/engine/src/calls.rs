@@ -149,6 +149,24 @@ impl CallRegistry {
                     server: server.to_string(),
                 });
             }
+            ServerNotification::ResourceListChangedNotification(_) => {
+                bus.publish(Event::ListChanged {
+                    server: server.to_string(),
+                    list: "resources".into(),
+                });
+            }
+            ServerNotification::PromptListChangedNotification(_) => {
+                bus.publish(Event::ListChanged {
+                    server: server.to_string(),
+                    list: "prompts".into(),
+                });
+            }
+            ServerNotification::ResourceUpdatedNotification(n) => {
+                bus.publish(Event::ResourceUpdated {
+                    server: server.to_string(),
+                    uri: n.params.uri.clone(),
+                });
+            }
             _ => {}
         }
     }

@@ -66,6 +66,11 @@ pub enum Event {
     },
     /// `notifications/tools/list_changed`: list the tools again.
     ToolsChanged { server: String },
+    /// `notifications/resources/list_changed` or `prompts/list_changed`: `list` is
+    /// "resources" or "prompts"; list it again.
+    ListChanged { server: String, list: String },
+    /// `notifications/resources/updated` for a resource subscribed to: read it again.
+    ResourceUpdated { server: String, uri: String },
     /// A line the server's process wrote to stderr (or non-MCP text on stdout).
     ServerOutput { server: String, line: String },
     CallStarted {
@@ -99,6 +104,8 @@ impl Event {
             | Event::Progress { server, .. }
             | Event::Log { server, .. }
             | Event::ToolsChanged { server }
+            | Event::ListChanged { server, .. }
+            | Event::ResourceUpdated { server, .. }
             | Event::ServerOutput { server, .. }
             | Event::CallStarted { server, .. }
             | Event::CallFinished { server, .. }

@@ -18,6 +18,7 @@ use crate::auth::{
     RefreshCoordinator,
 };
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
+use crate::catalog::{self, CatalogError, CompletionTarget, Listing, Page};
 use crate::config::{self, ConfigError, ImportPlan, ServerDef, TransportDef};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
@@ -513,6 +514,119 @@ impl Hub {
                 message: format!("no answer within {}s", wait.as_secs()),
             }),
         }
+    }
+
+    /// Runs one catalog request on the server's connection, bounded by its request timeout.
+    /// A transport failure tells the session, which checks the connection, as for tools.
+    async fn on_peer<T, F, Fut>(&self, name: &str, what: &str, request: F) -> Result<T, HubError>
+    where
+        F: FnOnce(rmcp::service::Peer<rmcp::service::RoleClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CatalogError>>,
+    {
+        let session = self.session(name)?;
+        let wait = Duration::from_secs(self.server(name)?.request_timeout_secs);
+        let peer = session.ready_peer(wait).await?;
+        let failed = |message: String| HubError::Request {
+            server: name.into(),
+            message: format!("{what}: {message}"),
+        };
+        match tokio::time::timeout(wait, request(peer)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(CatalogError::Service(e))) => {
+                session.request_failed(&e);
+                Err(failed(e.to_string()))
+            }
+            Ok(Err(CatalogError::Invalid(message))) => Err(failed(message)),
+            Err(_) => Err(failed(format!("no answer within {}s", wait.as_secs()))),
+        }
+    }
+
+    /// One page of the server's resources, resource templates or prompts.
+    pub async fn list(
+        &self,
+        name: &str,
+        what: Listing,
+        cursor: Option<String>,
+    ) -> Result<Page, HubError> {
+        self.on_peer(name, "listing", |peer| async move {
+            catalog::list(&peer, what, cursor).await
+        })
+        .await
+    }
+
+    /// `resources/read`.
+    pub async fn read_resource(
+        &self,
+        name: &str,
+        uri: &str,
+    ) -> Result<serde_json::Value, HubError> {
+        let uri = uri.to_string();
+        self.on_peer(name, "reading the resource", |peer| async move {
+            catalog::read(&peer, &uri).await
+        })
+        .await
+    }
+
+    /// `prompts/get`.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        prompt: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, HubError> {
+        let prompt = prompt.to_string();
+        self.on_peer(name, "getting the prompt", |peer| async move {
+            catalog::get_prompt(&peer, &prompt, arguments).await
+        })
+        .await
+    }
+
+    /// `completion/complete`: suggestions for an argument as typed so far.
+    pub async fn complete(
+        &self,
+        name: &str,
+        target: CompletionTarget,
+        argument: &str,
+        typed: &str,
+    ) -> Result<Vec<String>, HubError> {
+        let (argument, typed) = (argument.to_string(), typed.to_string());
+        self.on_peer(name, "completing", |peer| async move {
+            catalog::complete(&peer, &target, &argument, &typed).await
+        })
+        .await
+    }
+
+    /// `logging/setLevel`.
+    pub async fn set_log_level(&self, name: &str, level: &str) -> Result<(), HubError> {
+        let level = level.to_string();
+        self.on_peer(name, "setting the log level", |peer| async move {
+            catalog::set_level(&peer, &level).await
+        })
+        .await
+    }
+
+    /// `resources/subscribe` (`on`) or `unsubscribe`.
+    pub async fn subscribe_resource(
+        &self,
+        name: &str,
+        uri: &str,
+        on: bool,
+    ) -> Result<(), HubError> {
+        let uri = uri.to_string();
+        self.on_peer(name, "subscribing", |peer| async move {
+            catalog::subscribe(&peer, &uri, on).await
+        })
+        .await
+    }
+
+    /// `ping`: the round trip.
+    pub async fn ping(&self, name: &str) -> Result<Duration, HubError> {
+        self.on_peer(
+            name,
+            "ping",
+            |peer| async move { catalog::ping(&peer).await },
+        )
+        .await
     }
 
     /// Starts a call; its progress and logs arrive as events tagged with the returned id.

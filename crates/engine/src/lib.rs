@@ -1,6 +1,7 @@
 //! Patchbay's engine: owns every MCP connection. No GUI; the shell, the CLI and tests hold a [`Hub`].
 pub mod auth;
 pub mod calls;
+pub mod catalog;
 pub mod config;
 pub mod events;
 mod hub;

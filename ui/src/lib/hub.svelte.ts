@@ -162,6 +162,10 @@ export class HubStore {
       case 'tools_changed':
         this.toolsVersion[event.server] = (this.toolsVersion[event.server] ?? 0) + 1;
         break;
+      case 'list_changed':
+      case 'resource_updated':
+        // Resources and prompts come to the window with issue 5's panels.
+        break;
       case 'server_output':
         this.outputVersion[event.server] = (this.outputVersion[event.server] ?? 0) + 1;
         break;

@@ -160,3 +160,37 @@ pub fn http_json(method: &str, url: &str) -> (u16, Value) {
     let body = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
     (status, body)
 }
+
+/// server-everything's entry point in the pinned peers.
+pub fn everything() -> String {
+    peers_dir()
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+        .to_string_lossy()
+        .into()
+}
+
+/// Registers server-everything over stdio as `name`, with `marker` in its environment.
+pub fn add_everything(dir: &Path, name: &str, marker: &str) {
+    let node = node();
+    let out = cli(
+        dir,
+        &[
+            "--json",
+            "servers",
+            "add",
+            name,
+            "--env",
+            &format!("PATCHBAY_TEST_MARKER={marker}"),
+            "--",
+            node.to_str().unwrap(),
+            &everything(),
+            "stdio",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

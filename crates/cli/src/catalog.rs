@@ -1,0 +1,309 @@
+//! CLI commands for what a server offers besides tools: resources, resource templates,
+//! prompts, completions, its log level, and ping. Each prints MCP's own JSON with `--json`.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use clap::Subcommand;
+use patchbay_engine::catalog::{CompletionTarget, Listing};
+use patchbay_engine::{Hub, HubError};
+use serde_json::{Value, json};
+
+use crate::commands::{CONNECTION, OK, USAGE, connect_quietly, tagged};
+use crate::output::Out;
+
+#[derive(Subcommand)]
+pub enum CatalogCommand {
+    /// A server's resources (every page, or one page from --cursor).
+    Resources {
+        name: String,
+        /// List resource templates instead.
+        #[arg(long)]
+        templates: bool,
+        /// Start at this page (from a previous `next_cursor`); only that page is printed.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Read a resource; text is printed, a binary one must go to a file with --out.
+    Read {
+        name: String,
+        uri: String,
+        /// Write the contents (decoded) to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// A server's prompts (every page, or one page from --cursor).
+    Prompts {
+        name: String,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Get a prompt with its arguments and print its messages.
+    Prompt {
+        name: String,
+        prompt: String,
+        /// Arguments as a JSON object of strings, e.g. '{"city": "Paris"}'.
+        #[arg(long, value_name = "JSON")]
+        args: Option<String>,
+    },
+    /// The server's suggestions for a prompt argument or template variable as typed so far.
+    Complete {
+        name: String,
+        /// Complete an argument of this prompt.
+        #[arg(
+            long,
+            conflicts_with = "template",
+            required_unless_present = "template"
+        )]
+        prompt: Option<String>,
+        /// Complete a variable of this resource template (its URI template).
+        #[arg(long)]
+        template: Option<String>,
+        argument: String,
+        #[arg(default_value = "")]
+        typed: String,
+    },
+    /// Set the level of log messages the server sends (logging/setLevel).
+    LogLevel { name: String, level: String },
+    /// Measure a round trip to the server.
+    Ping {
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+}
+
+impl CatalogCommand {
+    fn server(&self) -> &str {
+        match self {
+            CatalogCommand::Resources { name, .. }
+            | CatalogCommand::Read { name, .. }
+            | CatalogCommand::Prompts { name, .. }
+            | CatalogCommand::Prompt { name, .. }
+            | CatalogCommand::Complete { name, .. }
+            | CatalogCommand::LogLevel { name, .. }
+            | CatalogCommand::Ping { name, .. } => name,
+        }
+    }
+}
+
+pub async fn run(hub: &Hub, out: Out, command: CatalogCommand) -> Result<u8, HubError> {
+    let name = command.server().to_string();
+    if !connect_quietly(hub, out, &name).await? {
+        return Ok(CONNECTION);
+    }
+    match command {
+        CatalogCommand::Resources {
+            templates, cursor, ..
+        } => {
+            let what = if templates {
+                Listing::ResourceTemplates
+            } else {
+                Listing::Resources
+            };
+            list(hub, out, &name, what, cursor).await
+        }
+        CatalogCommand::Prompts { cursor, .. } => {
+            list(hub, out, &name, Listing::Prompts, cursor).await
+        }
+        CatalogCommand::Read { uri, out: file, .. } => read(hub, out, &name, &uri, file).await,
+        CatalogCommand::Prompt { prompt, args, .. } => {
+            let arguments = match args.as_deref().map(serde_json::from_str::<Value>) {
+                None => serde_json::Map::new(),
+                Some(Ok(Value::Object(map))) => map,
+                Some(_) => {
+                    out.error("--args must be a JSON object, like '{\"city\": \"Paris\"}'");
+                    return Ok(USAGE);
+                }
+            };
+            let result = hub.get_prompt(&name, &prompt, arguments).await?;
+            out.emit(tagged("prompt", &result), || render_prompt(&result));
+            Ok(OK)
+        }
+        CatalogCommand::Complete {
+            prompt,
+            template,
+            argument,
+            typed,
+            ..
+        } => {
+            let target = match (prompt, template) {
+                (Some(p), _) => CompletionTarget::Prompt(p),
+                (None, Some(t)) => CompletionTarget::ResourceTemplate(t),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let values = hub.complete(&name, target, &argument, &typed).await?;
+            out.emit(json!({"event": "completion", "values": values}), || {
+                values.join("\n")
+            });
+            Ok(OK)
+        }
+        CatalogCommand::LogLevel { level, .. } => {
+            hub.set_log_level(&name, &level).await?;
+            out.emit(json!({"event": "log_level", "level": level}), || {
+                format!("{name} now sends log messages at {level} and above")
+            });
+            Ok(OK)
+        }
+        CatalogCommand::Ping { count, .. } => {
+            for _ in 0..count.max(1) {
+                let rtt = hub.ping(&name).await?;
+                let ms = rtt.as_secs_f64() * 1000.0;
+                out.emit(json!({"event": "pong", "rtt_ms": ms}), || {
+                    format!("pong from {name}: {ms:.2} ms")
+                });
+            }
+            Ok(OK)
+        }
+    }
+}
+
+/// Every page from the first, or the one page `cursor` names (then `next_cursor` is printed).
+async fn list(
+    hub: &Hub,
+    out: Out,
+    name: &str,
+    what: Listing,
+    cursor: Option<String>,
+) -> Result<u8, HubError> {
+    let (event, one_page) = (
+        match what {
+            Listing::Resources => "resource",
+            Listing::ResourceTemplates => "resource_template",
+            Listing::Prompts => "prompt",
+        },
+        cursor.is_some(),
+    );
+    let mut cursor = cursor;
+    loop {
+        let page = hub.list(name, what, cursor.clone()).await?;
+        for item in &page.items {
+            out.emit(tagged(event, item), || describe(item));
+        }
+        match page.next_cursor {
+            Some(next) if one_page => {
+                out.emit(json!({"event": "next_cursor", "cursor": next}), || {
+                    format!("more: --cursor {next}")
+                });
+                break;
+            }
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(OK)
+}
+
+fn describe(item: &Value) -> String {
+    let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("");
+    let head = [s("uri"), s("uriTemplate"), s("name")]
+        .into_iter()
+        .find(|v| !v.is_empty())
+        .unwrap_or("?");
+    let mut text = head.to_string();
+    if !s("mimeType").is_empty() {
+        text.push_str(&format!(" ({})", s("mimeType")));
+    }
+    if !s("description").is_empty() {
+        text.push_str(&format!(
+            "\n    {}",
+            s("description").replace('\n', "\n    ")
+        ));
+    }
+    if let Some(args) = item.get("arguments").and_then(Value::as_array) {
+        for a in args {
+            let req = if a.get("required").and_then(Value::as_bool) == Some(true) {
+                " (required)"
+            } else {
+                ""
+            };
+            text.push_str(&format!(
+                "\n    arg {}{req}",
+                a.get("name").and_then(Value::as_str).unwrap_or("?")
+            ));
+        }
+    }
+    text
+}
+
+async fn read(
+    hub: &Hub,
+    out: Out,
+    name: &str,
+    uri: &str,
+    file: Option<PathBuf>,
+) -> Result<u8, HubError> {
+    let result = hub.read_resource(name, uri).await?;
+    let contents = result
+        .get("contents")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(file) = file {
+        let mut bytes = Vec::new();
+        for c in &contents {
+            if let Some(text) = c.get("text").and_then(Value::as_str) {
+                bytes.extend_from_slice(text.as_bytes());
+            } else if let Some(blob) = c.get("blob").and_then(Value::as_str) {
+                match base64::engine::general_purpose::STANDARD.decode(blob) {
+                    Ok(b) => bytes.extend(b),
+                    Err(e) => {
+                        out.error(&format!("the server sent a blob that is not base64: {e}"));
+                        return Ok(crate::commands::CALL_FAILED);
+                    }
+                }
+            }
+        }
+        if let Err(e) = std::fs::write(&file, &bytes) {
+            out.error(&format!("cannot write {}: {e}", file.display()));
+            return Ok(USAGE);
+        }
+        out.emit(
+            json!({"event": "saved", "file": file, "bytes": bytes.len()}),
+            || format!("saved {} bytes to {}", bytes.len(), file.display()),
+        );
+        return Ok(OK);
+    }
+    for c in &contents {
+        out.emit(tagged("contents", c), || {
+            match (
+                c.get("text").and_then(Value::as_str),
+                c.get("blob").and_then(Value::as_str),
+            ) {
+                (Some(text), _) => text.to_string(),
+                (None, Some(blob)) => format!(
+                    "({} bytes of {}; save it with --out FILE)",
+                    blob.len() / 4 * 3,
+                    c.get("mimeType")
+                        .and_then(Value::as_str)
+                        .unwrap_or("binary data")
+                ),
+                _ => String::new(),
+            }
+        });
+    }
+    Ok(OK)
+}
+
+fn render_prompt(result: &Value) -> String {
+    let mut text = String::new();
+    if let Some(d) = result.get("description").and_then(Value::as_str) {
+        text.push_str(d);
+        text.push('\n');
+    }
+    for m in result
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("?");
+        let content = m.get("content").cloned().unwrap_or(Value::Null);
+        let body = match content.get("text").and_then(Value::as_str) {
+            Some(t) => t.to_string(),
+            None => content.to_string(),
+        };
+        text.push_str(&format!("[{role}] {body}\n"));
+    }
+    text.trim_end().to_string()
+}

@@ -1,0 +1,177 @@
+//! Resources, resource templates, prompts, completions, log level, subscriptions and ping,
+//! through the engine against the real server-everything over stdio.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use common::*;
+use patchbay_engine::ServerState;
+use patchbay_engine::catalog::{CompletionTarget, Listing};
+use patchbay_engine::events::Event;
+use serde_json::Value;
+
+async fn connected(dir: &tempfile::TempDir) -> patchbay_engine::Hub {
+    let hub = hub(dir).await;
+    hub.add_server(stdio_def("ev", &marker())).await.unwrap();
+    assert_eq!(
+        hub.connect_and_wait("ev").await.unwrap(),
+        ServerState::Connected
+    );
+    hub
+}
+
+fn strings<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
+    items.iter().filter_map(|i| i[key].as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_templates_and_reading_text_and_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = connected(&dir).await;
+
+    let page = hub.list("ev", Listing::Resources, None).await.unwrap();
+    let uris = strings(&page.items, "uri");
+    assert!(uris.len() >= 5, "{uris:?}");
+    assert!(
+        uris.contains(&"demo://resource/static/document/architecture.md"),
+        "{uris:?}"
+    );
+    assert!(page.items.iter().all(|r| r["name"].is_string()));
+
+    let templates = hub
+        .list("ev", Listing::ResourceTemplates, None)
+        .await
+        .unwrap();
+    let patterns = strings(&templates.items, "uriTemplate");
+    assert!(
+        patterns.contains(&"demo://resource/dynamic/blob/{resourceId}"),
+        "{patterns:?}"
+    );
+
+    let text = hub
+        .read_resource("ev", "demo://resource/static/document/architecture.md")
+        .await
+        .unwrap();
+    let first = &text["contents"][0];
+    assert_eq!(first["mimeType"], "text/markdown");
+    assert!(first["text"].as_str().unwrap().contains("Architecture"));
+
+    let blob = hub
+        .read_resource("ev", "demo://resource/dynamic/blob/3")
+        .await
+        .unwrap();
+    let encoded = blob["contents"][0]["blob"]
+        .as_str()
+        .expect("a binary resource");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    assert!(!bytes.is_empty());
+
+    let err = hub
+        .read_resource("ev", "demo://nothing/here")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("reading the resource"), "{err}");
+    assert_eq!(
+        hub.state("ev"),
+        Some(ServerState::Connected),
+        "a refused read is not a lost connection"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_with_arguments_and_completions() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = connected(&dir).await;
+
+    let prompts = hub.list("ev", Listing::Prompts, None).await.unwrap();
+    let names = strings(&prompts.items, "name");
+    assert!(
+        names.contains(&"args-prompt") && names.contains(&"completable-prompt"),
+        "{names:?}"
+    );
+    let args = prompts
+        .items
+        .iter()
+        .find(|p| p["name"] == "args-prompt")
+        .unwrap();
+    assert_eq!(args["arguments"][0]["name"], "city");
+    assert_eq!(args["arguments"][0]["required"], true);
+
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("city".into(), "Paris".into());
+    let got = hub
+        .get_prompt("ev", "args-prompt", arguments)
+        .await
+        .unwrap();
+    let message = &got["messages"][0];
+    assert_eq!(message["role"], "user");
+    assert!(
+        message["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Paris"),
+        "{got}"
+    );
+
+    let values = hub
+        .complete(
+            "ev",
+            CompletionTarget::Prompt("completable-prompt".into()),
+            "department",
+            "S",
+        )
+        .await
+        .unwrap();
+    assert_eq!(values, vec!["Sales", "Support"]);
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_bring_resource_updates_and_log_level_and_ping_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = connected(&dir).await;
+    let mut events = hub.subscribe();
+    let uri = "demo://resource/static/document/features.md";
+    hub.subscribe_resource("ev", uri, true).await.unwrap();
+    // server-everything sends updates for subscribed resources every 5 s once asked to.
+    let report = hub
+        .call_tool(patchbay_engine::CallRequest {
+            server: "ev".into(),
+            tool: "toggle-subscriber-updates".into(),
+            arguments: None,
+            timeout: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        report.outcome,
+        patchbay_engine::CallOutcome::Ok,
+        "{report:?}"
+    );
+    expect_event(
+        &mut events,
+        Duration::from_secs(15),
+        |e| matches!(e, Event::ResourceUpdated { server, uri: u } if server == "ev" && u == uri),
+    )
+    .await;
+    hub.subscribe_resource("ev", uri, false).await.unwrap();
+
+    hub.set_log_level("ev", "debug").await.unwrap();
+    let err = hub.set_log_level("ev", "loud").await.unwrap_err();
+    assert!(
+        err.to_string().contains("\"loud\" is not a log level"),
+        "{err}"
+    );
+
+    let rtt = hub.ping("ev").await.unwrap();
+    assert!(
+        rtt > Duration::ZERO && rtt < Duration::from_secs(5),
+        "{rtt:?}"
+    );
+    hub.shutdown().await;
+}
