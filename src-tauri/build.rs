@@ -34,6 +34,7 @@ const COMMANDS: &[&str] = &[
     "export_servers",
     "doctor",
     "ui_painted",
+    "answer_elicitation",
 ];
 
 const STAND_IN: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Patchbay</title></head>\

@@ -7,6 +7,7 @@ use patchbay_engine::auth::AuthStatus;
 use patchbay_engine::auth::LogoutReport;
 use patchbay_engine::auth::browser::BrowserMode;
 use patchbay_engine::config::ImportPlan;
+use patchbay_engine::elicitation::Answer;
 use patchbay_engine::vault::Secret;
 use patchbay_engine::{
     CallRecord, CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, ServerDef,
@@ -75,6 +76,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         export_servers,
         doctor,
         ui_painted,
+        answer_elicitation,
     ]
 }
 
@@ -334,4 +336,21 @@ fn ui_painted(started: State<'_, Started>, servers: usize) {
         );
         let _ = painted.send(());
     }
+}
+
+/// The person's answer to a server's question: `accept` (with `content`), `decline` or
+/// `cancel`. `false` when the question is no longer open.
+#[tauri::command]
+fn answer_elicitation(
+    hub: State<'_, Hub>,
+    server: String,
+    id: String,
+    action: String,
+    content: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Result<bool> {
+    let answer = Answer::parse(&action, content).ok_or_else(|| CommandError {
+        message: format!("{action:?} is not an answer; use accept, decline or cancel"),
+        field: None,
+    })?;
+    Ok(hub.answer_elicitation(&server, &id, answer)?)
 }

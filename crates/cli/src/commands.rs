@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use patchbay_engine::elicitation::{self, Answer};
 use patchbay_engine::events::Event;
 use patchbay_engine::{
     CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, ServerDef, ServerState,
@@ -347,7 +348,12 @@ async fn call(hub: &Hub, out: Out, args: CallArgs) -> Result<u8, HubError> {
         // Subscribe before starting, so no progress of this call can be missed.
         let events = hub.subscribe();
         let started = hub.start_call(request)?;
-        let printer = tokio::spawn(print_call_events(events, out, started.call_id.clone()));
+        let printer = tokio::spawn(print_call_events(
+            events,
+            out,
+            started.call_id.clone(),
+            Some((hub.clone(), args.elicit.clone())),
+        ));
         let report = started.finish().await;
         // The printer stops at this call's `call_finished`, so every progress line is out first.
         let _ = printer.await;
@@ -462,8 +468,14 @@ fn print_report(out: Out, report: &CallReport) {
     });
 }
 
-/// Prints the progress and log events of one call until it finishes.
-async fn print_call_events(mut events: broadcast::Receiver<Event>, out: Out, call_id: String) {
+/// Prints the progress and log events of one call until it finishes, and answers the
+/// server's questions (elicitation) to that server by `policy`: `decline` or `defaults`.
+async fn print_call_events(
+    mut events: broadcast::Receiver<Event>,
+    out: Out,
+    call_id: String,
+    elicit: Option<(Hub, String)>,
+) {
     loop {
         let event = match events.recv().await {
             Ok(event) => event,
@@ -497,6 +509,32 @@ async fn print_call_events(mut events: broadcast::Receiver<Event>, out: Out, cal
                 ..
             } if *id == call_id => out.emit(value(), || format!("[{level}] {data}")),
             Event::CallFinished { call_id: id, .. } if *id == call_id => return,
+            Event::ElicitationRequested {
+                server,
+                id,
+                request,
+            } => {
+                let Some((hub, policy)) = &elicit else {
+                    continue;
+                };
+                let answer = if policy == "defaults" {
+                    Answer::Accept(elicitation::defaults(&request["requestedSchema"]))
+                } else {
+                    Answer::Decline
+                };
+                out.emit(value(), || {
+                    format!(
+                        "{server} asks: {} ({})",
+                        request["message"].as_str().unwrap_or(""),
+                        if policy == "defaults" {
+                            "answered with the form's defaults"
+                        } else {
+                            "declined; --elicit defaults accepts the defaults"
+                        }
+                    )
+                });
+                let _ = hub.answer_elicitation(server, id, answer);
+            }
             _ => {}
         }
     }

@@ -161,6 +161,10 @@ struct CallArgs {
     /// How many of the repeated calls run at once.
     #[arg(long, default_value_t = 1, value_name = "C")]
     concurrency: usize,
+    /// When the server asks a question during the call (elicitation): `decline` it, or
+    /// accept the form's `defaults`.
+    #[arg(long, default_value = "decline", value_parser = ["decline", "defaults"])]
+    elicit: String,
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,6 @@
 
 mod common;
 
-
 use common::{add_everything, cli, lines, oauth_peer};
 use serde_json::json;
 

@@ -63,11 +63,16 @@ fn the_auth_suite_passes_but_for_the_known_gaps() {
     println!("{summary}");
 }
 
-/// Scenarios outside the `auth` suite: the 2025-03-26 fallbacks, offline_access, a resource
-/// that does not match.
+/// Every client scenario outside the `auth` suite: the core ones (initialize, a tool call,
+/// answering elicitation with the form's defaults, honouring SSE `retry`), the 2025-03-26 auth
+/// fallbacks, offline_access, a resource that does not match.
 #[test]
-fn the_back_compat_and_draft_auth_scenarios() {
+fn the_core_back_compat_and_draft_scenarios() {
     for scenario in [
+        "initialize",
+        "tools_call",
+        "elicitation-sep1034-client-defaults",
+        "sse-retry",
         "auth/2025-03-26-oauth-metadata-backcompat",
         "auth/2025-03-26-oauth-endpoint-fallback",
         "auth/offline-access-scope",

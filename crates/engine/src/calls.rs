@@ -64,6 +64,8 @@ struct CallSlot {
 #[derive(Default)]
 pub struct CallRegistry {
     inner: Mutex<RegistryInner>,
+    /// The other direction: the server's requests to the person, waiting for an answer.
+    pub elicitations: crate::elicitation::Elicitations,
 }
 
 #[derive(Default)]

@@ -71,6 +71,19 @@ pub enum Event {
     ListChanged { server: String, list: String },
     /// `notifications/resources/updated` for a resource subscribed to: read it again.
     ResourceUpdated { server: String, uri: String },
+    /// The server asks the person for input (`elicitation/create`): `request` is MCP's
+    /// params (`mode`, `message`, `requestedSchema`). Answer with `Hub::answer_elicitation`.
+    ElicitationRequested {
+        server: String,
+        id: String,
+        request: serde_json::Value,
+    },
+    /// That request is over (answered, or the server gave up): close its dialog.
+    ElicitationFinished {
+        server: String,
+        id: String,
+        action: String,
+    },
     /// A line the server's process wrote to stderr (or non-MCP text on stdout).
     ServerOutput { server: String, line: String },
     CallStarted {
@@ -106,6 +119,8 @@ impl Event {
             | Event::ToolsChanged { server }
             | Event::ListChanged { server, .. }
             | Event::ResourceUpdated { server, .. }
+            | Event::ElicitationRequested { server, .. }
+            | Event::ElicitationFinished { server, .. }
             | Event::ServerOutput { server, .. }
             | Event::CallStarted { server, .. }
             | Event::CallFinished { server, .. }

@@ -619,6 +619,17 @@ impl Hub {
         .await
     }
 
+    /// Answers a server's `elicitation/create`; `false` when it is no longer waiting (answered
+    /// already, or the server gave up).
+    pub fn answer_elicitation(
+        &self,
+        server: &str,
+        id: &str,
+        answer: crate::elicitation::Answer,
+    ) -> Result<bool, HubError> {
+        Ok(self.session(server)?.elicitations().answer(id, answer))
+    }
+
     /// `ping`: the round trip.
     pub async fn ping(&self, name: &str) -> Result<Duration, HubError> {
         self.on_peer(

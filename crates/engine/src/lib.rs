@@ -3,6 +3,7 @@ pub mod auth;
 pub mod calls;
 pub mod catalog;
 pub mod config;
+pub mod elicitation;
 pub mod events;
 mod hub;
 pub mod session;

@@ -175,3 +175,88 @@ async fn subscriptions_bring_resource_updates_and_log_level_and_ping_work() {
     );
     hub.shutdown().await;
 }
+
+/// A server's question during a call: whoever shows the form answers once, the call goes on
+/// with that answer, and the question is closed with its outcome. A question nobody can answer
+/// any more (the connection went) is closed as cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_question_is_answered_once_and_the_call_goes_on() {
+    use patchbay_engine::elicitation::Answer;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = connected(&dir).await;
+    let ask = || patchbay_engine::CallRequest {
+        server: "ev".into(),
+        tool: "trigger-elicitation-request".into(),
+        arguments: None,
+        timeout: Some(Duration::from_secs(30)),
+    };
+
+    for (answer, expect) in [
+        (
+            Answer::Accept(
+                serde_json::json!({"integer": 7, "number": 2.5})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            ),
+            "Favorite Integer: 7",
+        ),
+        (Answer::Decline, "declined"),
+    ] {
+        let mut events = hub.subscribe();
+        let started = hub.start_call(ask()).unwrap();
+        let (id, request) = match expect_event(&mut events, Duration::from_secs(15), |e| {
+            matches!(e, Event::ElicitationRequested { .. })
+        })
+        .await
+        {
+            Event::ElicitationRequested { id, request, .. } => (id, request),
+            _ => unreachable!(),
+        };
+        assert_eq!(request["mode"], "form");
+        assert!(
+            request["requestedSchema"]["properties"].is_object(),
+            "{request}"
+        );
+        let action = match &answer {
+            Answer::Accept(_) => "accept",
+            _ => "decline",
+        };
+        assert!(hub.answer_elicitation("ev", &id, answer.clone()).unwrap());
+        assert!(
+            !hub.answer_elicitation("ev", &id, answer).unwrap(),
+            "answered once"
+        );
+        let report = started.finish().await;
+        let text = common::text_of(report.result.as_ref().unwrap());
+        assert!(text.contains(expect), "{text}");
+        expect_event(&mut events, Duration::from_secs(5), |e| {
+            matches!(e, Event::ElicitationFinished { id: i, action: a, .. } if *i == id && a == action)
+        })
+        .await;
+    }
+
+    // The connection goes while the question is open: nobody can use an answer any more, so
+    // the question closes as cancelled (the dialog goes away) and a late answer finds nothing.
+    let mut events = hub.subscribe();
+    let started = hub.start_call(ask()).unwrap();
+    let id = match expect_event(&mut events, Duration::from_secs(15), |e| {
+        matches!(e, Event::ElicitationRequested { .. })
+    })
+    .await
+    {
+        Event::ElicitationRequested { id, .. } => id,
+        _ => unreachable!(),
+    };
+    hub.disconnect("ev").await.unwrap();
+    expect_event(&mut events, Duration::from_secs(10), |e| {
+        matches!(e, Event::ElicitationFinished { id: i, action, .. } if *i == id && action == "cancel")
+    })
+    .await;
+    assert_ne!(
+        started.finish().await.outcome,
+        patchbay_engine::CallOutcome::Ok
+    );
+    assert!(!hub.answer_elicitation("ev", &id, Answer::Decline).unwrap());
+    hub.shutdown().await;
+}

@@ -1,5 +1,6 @@
 // The desktop app end to end, as a person uses it: add server-everything over stdio and watch
-// it connect, run a long operation and watch its progress, cancel a call, kill the server's
+// it connect, run a long operation and watch its progress, cancel a call, answer the server's
+// question (elicitation) in a dialog, kill the server's
 // process and watch it recover, log in to an OAuth-protected server and log out. Screenshots of
 // the main views go to docs/screenshots.
 import { $, browser, expect } from '@wdio/globals';
@@ -128,6 +129,19 @@ describe('Patchbay', () => {
     await $('section.result').waitForExist({ timeout: 10000 });
     await expect($('section.result')).toHaveAttribute('data-outcome', 'cancelled');
     await expect($('.history')).toHaveText(expect.stringContaining('cancelled'));
+  });
+
+  it('shows a server’s question as a dialog and sends the answer', async () => {
+    await $('button[data-tool="trigger-elicitation-request"]').click();
+    await $('button=Run').click();
+    const dialog = $('[role="dialog"]');
+    await dialog.waitForDisplayed({ timeout: 15000 });
+    await expect(dialog).toHaveText(expect.stringContaining('everything asks'));
+    await shot('question');
+    await dialog.$('button=Accept').click();
+    await dialog.waitForDisplayed({ reverse: true, timeout: 10000 });
+    await $('section.result').waitForExist({ timeout: 15000 });
+    await expect($('section.result')).toHaveText(expect.stringContaining('User provided the requested information'));
   });
 
   it('shows the error badge when the server process dies, then recovers by itself', async () => {

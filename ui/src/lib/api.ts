@@ -73,6 +73,13 @@ export const api = {
   importServers: (path: string) => invoke<ImportPlan>('import_servers', { path }),
   exportServers: () => invoke<JsonValue>('export_servers'),
   doctor: () => invoke<Doctor>('doctor'),
+  /** Answers a server's question (elicitation); false when it is no longer open. */
+  answerElicitation: (
+    server: string,
+    id: string,
+    action: 'accept' | 'decline' | 'cancel',
+    content?: Record<string, JsonValue>,
+  ) => invoke<boolean>('answer_elicitation', { server, id, action, content: content ?? null }),
   /** Tells the backend the first server list is on screen (for the startup figure). */
   uiPainted: (servers: number) => invoke<void>('ui_painted', { servers }),
 };

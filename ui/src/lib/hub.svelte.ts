@@ -26,6 +26,14 @@ export interface RunningCall {
   outcome: CallOutcome | null;
 }
 
+/** A server's question to the person (elicitation), open until answered or withdrawn. */
+export interface Question {
+  server: string;
+  id: string;
+  message: string;
+  schema: Record<string, unknown>;
+}
+
 export interface Login {
   url: string | null;
   error: string | null;
@@ -38,6 +46,8 @@ export class HubStore {
   servers = $state<ServerView[]>([]);
   calls = $state<Record<string, RunningCall>>({});
   logins = $state<Record<string, Login>>({});
+  /** Open questions from servers, oldest first. */
+  questions = $state<Question[]>([]);
   /** Bumped on `tools/list_changed`, so a tool list knows to load again. */
   toolsVersion = $state<Record<string, number>>({});
   /** Bumped when a server prints something, so its details can show the new lines. */
@@ -161,6 +171,14 @@ export class HubStore {
         break;
       case 'tools_changed':
         this.toolsVersion[event.server] = (this.toolsVersion[event.server] ?? 0) + 1;
+        break;
+      case 'elicitation_requested': {
+        const r = event.request as { message?: string; requestedSchema?: Record<string, unknown> };
+        this.questions.push({ server: event.server, id: event.id, message: r.message ?? '', schema: r.requestedSchema ?? {} });
+        break;
+      }
+      case 'elicitation_finished':
+        this.questions = this.questions.filter((q) => q.id !== event.id);
         break;
       case 'list_changed':
       case 'resource_updated':

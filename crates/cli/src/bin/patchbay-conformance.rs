@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::elicitation::{self, Answer};
+use patchbay_engine::events::Event;
 use patchbay_engine::vault::Secret;
 use patchbay_engine::{
     CallOutcome, CallRequest, Hub, HubOptions, ServerDef, ServerState, TransportDef,
@@ -53,6 +55,27 @@ async fn run(url: String, metadata_document: Option<String>) -> anyhow::Result<(
     let mut options = HubOptions::new(dir.path());
     options.os_keyring = false;
     let hub = Hub::open(options).await?;
+    // A server that asks the person something (elicitation) gets the form's defaults, as a
+    // person who just presses Accept would send.
+    let mut events = hub.subscribe();
+    let answering = hub.clone();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                Ok(Event::ElicitationRequested {
+                    server,
+                    id,
+                    request,
+                }) => {
+                    let content = elicitation::defaults(&request["requestedSchema"]);
+                    let _ = answering.answer_elicitation(&server, &id, Answer::Accept(content));
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
     let outcome = exercise(&hub, url, metadata_document).await;
     hub.shutdown().await;
     outcome

@@ -3,23 +3,91 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ServerNotification};
-use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
-use rmcp::transport::Transport;
-use rmcp::{ClientHandler, RoleClient};
+use std::time::Duration;
 
-/// The client side of one connection. Server requests (sampling, elicitation, roots) come in a
-/// later issue; notifications are observed in order by [`Observed`] rather than here, because
-/// rmcp runs notification handlers as separate tasks, which may reorder progress.
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, Implementation,
+    ServerNotification,
+};
+use rmcp::service::{RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use rmcp::{ClientHandler, ErrorData as McpError, RoleClient};
+
+use crate::elicitation::{Answer, Elicitations};
+use crate::events::{Event, EventBus};
+
+/// How long a server's question waits for the person before it is cancelled.
+const ELICITATION_WAIT: Duration = Duration::from_secs(10 * 60);
+
+/// The client side of one connection. Notifications are observed in order by [`Observed`]
+/// rather than here, because rmcp runs notification handlers as separate tasks, which may
+/// reorder progress. Server requests: elicitation (form mode) is answered by whoever shows the
+/// person the form; sampling and roots come with their own slices of work.
 #[derive(Clone)]
-pub struct PatchbayClient;
+pub struct PatchbayClient {
+    server: String,
+    bus: EventBus,
+    elicitations: Elicitations,
+}
+
+impl PatchbayClient {
+    pub fn new(server: String, bus: EventBus, elicitations: Elicitations) -> Self {
+        PatchbayClient {
+            server,
+            bus,
+            elicitations,
+        }
+    }
+}
 
 impl ClientHandler for PatchbayClient {
     fn get_info(&self) -> ClientConfig {
+        // Built from JSON: rmcp's capability types are non-exhaustive.
+        let capabilities: ClientCapabilities =
+            serde_json::from_value(serde_json::json!({ "elicitation": { "form": {} } }))
+                .unwrap_or_default();
         ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("patchbay", env!("CARGO_PKG_VERSION")),
         )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, McpError> {
+        // URL mode is not offered (not in the capabilities): a server that asks anyway is
+        // declined rather than sent a form answer.
+        let answer = if matches!(request, ElicitRequestParams::FormElicitationParams { .. }) {
+            let (id, reply) = self.elicitations.register();
+            self.bus.publish(Event::ElicitationRequested {
+                server: self.server.clone(),
+                id: id.clone(),
+                request: serde_json::to_value(&request).unwrap_or_default(),
+            });
+            let answer = tokio::select! {
+                a = reply => a.unwrap_or(Answer::Cancel),
+                _ = context.ct.cancelled() => Answer::Cancel,
+                _ = tokio::time::sleep(ELICITATION_WAIT) => Answer::Cancel,
+            };
+            self.elicitations.forget(&id);
+            self.bus.publish(Event::ElicitationFinished {
+                server: self.server.clone(),
+                id,
+                action: match &answer {
+                    Answer::Accept(_) => "accept",
+                    Answer::Decline => "decline",
+                    Answer::Cancel => "cancel",
+                }
+                .into(),
+            });
+            answer
+        } else {
+            Answer::Decline
+        };
+        serde_json::from_value(answer.to_result_json())
+            .map_err(|e| McpError::internal_error(e.to_string(), None))
     }
 }
 

@@ -112,6 +112,7 @@ pub(super) async fn connect(
         Arc::new(move |n| calls.observe(&server, &bus, n))
     };
     let name = def.name.clone();
+    let client = PatchbayClient::new(name.clone(), bus.clone(), calls.elicitations.clone());
     match &def.transport {
         TransportDef::Stdio {
             command,
@@ -145,7 +146,7 @@ pub(super) async fn connect(
                 AsyncRwTransport::new_client(spawned.stdout, spawned.stdin),
                 tap,
             );
-            let outcome = handshake(transport, timeout, &cancel).await;
+            let outcome = handshake(transport, client.clone(), timeout, &cancel).await;
             match outcome {
                 Ok(connected) => Ok(connected.into_live(Some(process))),
                 Err(Failure::Cancelled) => {
@@ -215,14 +216,14 @@ pub(super) async fn connect(
                     StreamableHttpClientTransport::with_client(http.clone(), config),
                     tap,
                 );
-                handshake(transport, timeout, &cancel).await
+                handshake(transport, client.clone(), timeout, &cancel).await
             } else {
-                let client = AuthorizedHttp::new(http.clone(), name.clone(), auth.clone());
+                let authorized = AuthorizedHttp::new(http.clone(), name.clone(), auth.clone());
                 let transport = Observed::new(
-                    StreamableHttpClientTransport::with_client(client, config),
+                    StreamableHttpClientTransport::with_client(authorized, config),
                     tap,
                 );
-                handshake(transport, timeout, &cancel).await
+                handshake(transport, client.clone(), timeout, &cancel).await
             };
             match outcome {
                 Ok(connected) => Ok(connected.into_live(None)),
@@ -273,7 +274,14 @@ pub(super) async fn connect(
             let remaining = timeout
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_secs(1));
-            match handshake(Observed::new(transport, tap), remaining, &cancel).await {
+            match handshake(
+                Observed::new(transport, tap),
+                client.clone(),
+                remaining,
+                &cancel,
+            )
+            .await
+            {
                 Ok(connected) => Ok(connected.into_live(None)),
                 Err(f) => Err(remote_failure(&name, url, timeout, f)),
             }
@@ -336,6 +344,7 @@ impl Connected {
 /// `initialize` over `transport`, bounded by `timeout` and abandoned on `cancel`.
 async fn handshake<T>(
     transport: T,
+    client: PatchbayClient,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Connected, Failure>
@@ -343,7 +352,7 @@ where
     T: Transport<rmcp::RoleClient> + 'static,
 {
     tokio::select! {
-        r = tokio::time::timeout(timeout, PatchbayClient.serve(transport)) => match r {
+        r = tokio::time::timeout(timeout, client.serve(transport)) => match r {
             Ok(Ok(service)) => Ok(Connected { service }),
             Ok(Err(e)) => Err(Failure::Init(Box::new(e))),
             Err(_) => Err(Failure::Timeout),

@@ -106,6 +106,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// The server's questions to the person that wait for an answer.
+    pub fn elicitations(&self) -> &crate::elicitation::Elicitations {
+        &self.calls.elicitations
+    }
+
     pub fn spawn(
         def: ServerDef,
         bus: EventBus,

@@ -1,0 +1,112 @@
+//! A server asking the person for input (`elicitation/create`, form mode).
+//!
+//! Who owns what: the session's client handler receives the request, registers a pending
+//! answer here under a fresh id, publishes `ElicitationRequested`, and waits. Whoever shows the
+//! person the form (the app's dialog, the CLI's policy, the conformance client) answers once
+//! through `Hub::answer_elicitation`; the first answer wins and later ones find nothing. If the
+//! server gives up (its request is cancelled or the connection drops) or nobody answers in
+//! time, the request is declined or cancelled and `ElicitationFinished` tells the UI to close
+//! the dialog.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+/// What the person decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Accept(Map<String, Value>),
+    Decline,
+    Cancel,
+}
+
+impl Answer {
+    /// `accept` with `content`, `decline` or `cancel`, as MCP names them.
+    pub fn parse(action: &str, content: Option<Map<String, Value>>) -> Option<Answer> {
+        match action {
+            "accept" => Some(Answer::Accept(content.unwrap_or_default())),
+            "decline" => Some(Answer::Decline),
+            "cancel" => Some(Answer::Cancel),
+            _ => None,
+        }
+    }
+
+    pub fn to_result_json(&self) -> Value {
+        match self {
+            Answer::Accept(content) => {
+                serde_json::json!({ "action": "accept", "content": content })
+            }
+            Answer::Decline => serde_json::json!({ "action": "decline" }),
+            Answer::Cancel => serde_json::json!({ "action": "cancel" }),
+        }
+    }
+}
+
+/// Pending requests across every server, by id.
+#[derive(Clone, Default)]
+pub struct Elicitations {
+    pending: Arc<Mutex<HashMap<String, oneshot::Sender<Answer>>>>,
+}
+
+impl Elicitations {
+    pub fn register(&self) -> (String, oneshot::Receiver<Answer>) {
+        let id = format!("el-{:016x}", rand::random::<u64>());
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    /// Delivers an answer; `false` when the request is unknown or already answered or gone.
+    pub fn answer(&self, id: &str, answer: Answer) -> bool {
+        match self.pending.lock().unwrap().remove(id) {
+            Some(tx) => tx.send(answer).is_ok(),
+            None => false,
+        }
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.pending.lock().unwrap().remove(id);
+    }
+}
+
+/// The content a form would start with: every property's `default`. Answering with this is
+/// "accept the defaults" (what the conformance suite's elicitation scenario expects).
+pub fn defaults(requested_schema: &Value) -> Map<String, Value> {
+    requested_schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|props| {
+            props
+                .iter()
+                .filter_map(|(name, prop)| prop.get("default").map(|d| (name.clone(), d.clone())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_first_answer_wins_and_defaults_come_from_the_schema() {
+        let pending = Elicitations::default();
+        let (id, mut rx) = pending.register();
+        assert!(pending.answer(&id, Answer::Decline));
+        assert!(!pending.answer(&id, Answer::Cancel), "answered already");
+        assert_eq!(rx.try_recv().unwrap(), Answer::Decline);
+        assert!(!pending.answer("el-unknown", Answer::Decline));
+
+        let schema = json!({"type": "object", "properties": {
+            "name": {"type": "string", "default": "John Doe"},
+            "age": {"type": "integer", "default": 30},
+            "note": {"type": "string"}
+        }});
+        let d = defaults(&schema);
+        assert_eq!(Value::Object(d), json!({"name": "John Doe", "age": 30}));
+        assert_eq!(Answer::parse("sure", None), None);
+    }
+}
