@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "doctor",
     "ui_painted",
     "answer_elicitation",
+    "answer_sampling",
 ];
 
 const STAND_IN: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Patchbay</title></head>\

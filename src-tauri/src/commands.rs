@@ -7,7 +7,7 @@ use patchbay_engine::auth::AuthStatus;
 use patchbay_engine::auth::LogoutReport;
 use patchbay_engine::auth::browser::BrowserMode;
 use patchbay_engine::config::ImportPlan;
-use patchbay_engine::elicitation::Answer;
+use patchbay_engine::elicitation::{Answer, SamplingAnswer};
 use patchbay_engine::vault::Secret;
 use patchbay_engine::{
     CallRecord, CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, ServerDef,
@@ -77,6 +77,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         doctor,
         ui_painted,
         answer_elicitation,
+        answer_sampling,
     ]
 }
 
@@ -353,4 +354,23 @@ fn answer_elicitation(
         field: None,
     })?;
     Ok(hub.answer_elicitation(&server, &id, answer)?)
+}
+
+/// The person's reply to a server's sampling request (`text`, approved), or `None` to reject.
+/// `false` when the request is no longer open.
+#[tauri::command]
+fn answer_sampling(
+    hub: State<'_, Hub>,
+    server: String,
+    id: String,
+    reply: Option<String>,
+) -> Result<bool> {
+    let answer = match reply {
+        Some(text) => SamplingAnswer::Approve {
+            text,
+            model: "patchbay (written by a person)".into(),
+        },
+        None => SamplingAnswer::Reject,
+    };
+    Ok(hub.answer_sampling(&server, &id, answer)?)
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patchbay_engine::elicitation::{self, Answer};
+use patchbay_engine::elicitation::{self, Answer, SamplingAnswer};
 use patchbay_engine::events::Event;
 use patchbay_engine::{
     CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, ServerDef, ServerState,
@@ -352,7 +352,11 @@ async fn call(hub: &Hub, out: Out, args: CallArgs) -> Result<u8, HubError> {
             events,
             out,
             started.call_id.clone(),
-            Some((hub.clone(), args.elicit.clone())),
+            Some(Policy {
+                hub: hub.clone(),
+                elicit: args.elicit.clone(),
+                sample_reply: args.sample_reply.clone(),
+            }),
         ));
         let report = started.finish().await;
         // The printer stops at this call's `call_finished`, so every progress line is out first.
@@ -468,13 +472,21 @@ fn print_report(out: Out, report: &CallReport) {
     });
 }
 
+/// How `call` answers the server's requests to the person while it waits.
+struct Policy {
+    hub: Hub,
+    /// `decline` or `defaults`.
+    elicit: String,
+    sample_reply: Option<String>,
+}
+
 /// Prints the progress and log events of one call until it finishes, and answers the
 /// server's questions (elicitation) to that server by `policy`: `decline` or `defaults`.
 async fn print_call_events(
     mut events: broadcast::Receiver<Event>,
     out: Out,
     call_id: String,
-    elicit: Option<(Hub, String)>,
+    policy: Option<Policy>,
 ) {
     loop {
         let event = match events.recv().await {
@@ -514,7 +526,12 @@ async fn print_call_events(
                 id,
                 request,
             } => {
-                let Some((hub, policy)) = &elicit else {
+                let Some(Policy {
+                    hub,
+                    elicit: policy,
+                    ..
+                }) = &policy
+                else {
                     continue;
                 };
                 let answer = if policy == "defaults" {
@@ -534,6 +551,28 @@ async fn print_call_events(
                     )
                 });
                 let _ = hub.answer_elicitation(server, id, answer);
+            }
+            Event::SamplingRequested { server, id, .. } => {
+                let Some(Policy {
+                    hub, sample_reply, ..
+                }) = &policy
+                else {
+                    continue;
+                };
+                let answer = match sample_reply {
+                    Some(text) => SamplingAnswer::Approve {
+                        text: text.clone(),
+                        model: "patchbay-cli (a person)".into(),
+                    },
+                    None => SamplingAnswer::Reject,
+                };
+                out.emit(value(), || match sample_reply {
+                    Some(_) => format!("{server} asks for a model's reply: sent --sample-reply"),
+                    None => format!(
+                        "{server} asks for a model's reply: rejected (--sample-reply TEXT answers it)"
+                    ),
+                });
+                let _ = hub.answer_sampling(server, id, answer);
             }
             _ => {}
         }

@@ -165,6 +165,10 @@ struct CallArgs {
     /// accept the form's `defaults`.
     #[arg(long, default_value = "decline", value_parser = ["decline", "defaults"])]
     elicit: String,
+    /// When the server asks for a model's reply during the call (sampling): approve this
+    /// text as the reply. Without it, sampling requests are rejected.
+    #[arg(long, value_name = "TEXT")]
+    sample_reply: Option<String>,
 }
 
 fn main() -> ExitCode {

@@ -121,3 +121,63 @@ fn resources_prompts_completions_and_ping_from_the_command_line() {
     assert_eq!(pongs.len(), 3);
     assert!(pongs.iter().all(|p| p["rtt_ms"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn call_answers_the_servers_questions_by_its_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    add_everything(dir.path(), "ev", "pbcli-asks");
+    let d = dir.path();
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).to_string();
+
+    let out = cli(
+        d,
+        &[
+            "call",
+            "ev",
+            "trigger-elicitation-request",
+            "--elicit",
+            "defaults",
+        ],
+    );
+    ok(&out);
+    assert!(
+        text(&out).contains("answered with the form's defaults"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("User provided the requested information"));
+    let out = cli(d, &["call", "ev", "trigger-elicitation-request"]);
+    ok(&out);
+    assert!(text(&out).contains("User declined"), "{}", text(&out));
+
+    let args = r#"{"prompt": "say hi"}"#;
+    let out = cli(
+        d,
+        &[
+            "call",
+            "ev",
+            "trigger-sampling-request",
+            "--args",
+            args,
+            "--sample-reply",
+            "hey from the cli",
+        ],
+    );
+    ok(&out);
+    assert!(text(&out).contains("hey from the cli"), "{}", text(&out));
+    let out = cli(
+        d,
+        &["call", "ev", "trigger-sampling-request", "--args", args],
+    );
+    assert!(
+        text(&out).contains("rejected (--sample-reply TEXT answers it)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        format!("{}{}", text(&out), String::from_utf8_lossy(&out.stderr))
+            .contains("declined to answer"),
+        "{}",
+        text(&out)
+    );
+}

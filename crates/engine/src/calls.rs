@@ -66,6 +66,7 @@ pub struct CallRegistry {
     inner: Mutex<RegistryInner>,
     /// The other direction: the server's requests to the person, waiting for an answer.
     pub elicitations: crate::elicitation::Elicitations,
+    pub samplings: crate::elicitation::Samplings,
 }
 
 #[derive(Default)]

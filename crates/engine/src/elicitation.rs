@@ -1,4 +1,5 @@
-//! A server asking the person for input (`elicitation/create`, form mode).
+//! A server asking the person for input (`elicitation/create`, form mode) or for a model's
+//! reply (`sampling/createMessage`, answered by the person: no model is involved).
 //!
 //! Who owns what: the session's client handler receives the request, registers a pending
 //! answer here under a fresh id, publishes `ElicitationRequested`, and waits. Whoever shows the
@@ -44,22 +45,63 @@ impl Answer {
     }
 }
 
-/// Pending requests across every server, by id.
-#[derive(Clone, Default)]
-pub struct Elicitations {
-    pending: Arc<Mutex<HashMap<String, oneshot::Sender<Answer>>>>,
+/// The person's answer to a sampling request: the assistant message they wrote (or edited)
+/// and approved, or a rejection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SamplingAnswer {
+    Approve { text: String, model: String },
+    Reject,
 }
 
-impl Elicitations {
-    pub fn register(&self) -> (String, oneshot::Receiver<Answer>) {
-        let id = format!("el-{:016x}", rand::random::<u64>());
+impl SamplingAnswer {
+    /// A `CreateMessageResult` as MCP shapes it; `None` for a rejection (sent as an error).
+    pub fn to_result_json(&self) -> Option<Value> {
+        match self {
+            SamplingAnswer::Approve { text, model } => Some(serde_json::json!({
+                "role": "assistant",
+                "content": { "type": "text", "text": text },
+                "model": model,
+                "stopReason": "endTurn",
+            })),
+            SamplingAnswer::Reject => None,
+        }
+    }
+}
+
+pub type Elicitations = Pending<Answer>;
+pub type Samplings = Pending<SamplingAnswer>;
+
+/// Pending server requests of one session, by id; the first answer wins.
+pub struct Pending<T> {
+    pending: Arc<Mutex<HashMap<String, oneshot::Sender<T>>>>,
+}
+
+impl<T> Clone for Pending<T> {
+    fn clone(&self) -> Self {
+        Pending {
+            pending: self.pending.clone(),
+        }
+    }
+}
+
+impl<T> Default for Pending<T> {
+    fn default() -> Self {
+        Pending {
+            pending: Arc::default(),
+        }
+    }
+}
+
+impl<T> Pending<T> {
+    pub fn register(&self) -> (String, oneshot::Receiver<T>) {
+        let id = format!("ask-{:016x}", rand::random::<u64>());
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(id.clone(), tx);
         (id, rx)
     }
 
     /// Delivers an answer; `false` when the request is unknown or already answered or gone.
-    pub fn answer(&self, id: &str, answer: Answer) -> bool {
+    pub fn answer(&self, id: &str, answer: T) -> bool {
         match self.pending.lock().unwrap().remove(id) {
             Some(tx) => tx.send(answer).is_ok(),
             None => false,

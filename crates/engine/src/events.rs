@@ -84,6 +84,20 @@ pub enum Event {
         id: String,
         action: String,
     },
+    /// The server asks for a model's reply (`sampling/createMessage`): `request` is MCP's
+    /// params (`messages`, `systemPrompt`, `maxTokens`...). The person writes the reply and
+    /// approves it, or rejects; answer with `Hub::answer_sampling`.
+    SamplingRequested {
+        server: String,
+        id: String,
+        request: serde_json::Value,
+    },
+    /// That request is over: `approve`, `reject`, or `cancel` (the server gave up).
+    SamplingFinished {
+        server: String,
+        id: String,
+        action: String,
+    },
     /// A line the server's process wrote to stderr (or non-MCP text on stdout).
     ServerOutput { server: String, line: String },
     CallStarted {
@@ -121,6 +135,8 @@ impl Event {
             | Event::ResourceUpdated { server, .. }
             | Event::ElicitationRequested { server, .. }
             | Event::ElicitationFinished { server, .. }
+            | Event::SamplingRequested { server, .. }
+            | Event::SamplingFinished { server, .. }
             | Event::ServerOutput { server, .. }
             | Event::CallStarted { server, .. }
             | Event::CallFinished { server, .. }

@@ -630,6 +630,17 @@ impl Hub {
         Ok(self.session(server)?.elicitations().answer(id, answer))
     }
 
+    /// Answers a server's `sampling/createMessage` with the person's reply, or rejects it;
+    /// `false` when it is no longer waiting.
+    pub fn answer_sampling(
+        &self,
+        server: &str,
+        id: &str,
+        answer: crate::elicitation::SamplingAnswer,
+    ) -> Result<bool, HubError> {
+        Ok(self.session(server)?.samplings().answer(id, answer))
+    }
+
     /// `ping`: the round trip.
     pub async fn ping(&self, name: &str) -> Result<Duration, HubError> {
         self.on_peer(

@@ -260,3 +260,57 @@ async fn a_servers_question_is_answered_once_and_the_call_goes_on() {
     assert!(!hub.answer_elicitation("ev", &id, Answer::Decline).unwrap());
     hub.shutdown().await;
 }
+
+/// A server asks for a model's reply (sampling): the person's approved reply goes back as the
+/// assistant message; a rejection goes back as an error the server reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampling_is_answered_by_the_person() {
+    use patchbay_engine::elicitation::SamplingAnswer;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = connected(&dir).await;
+    let ask = || patchbay_engine::CallRequest {
+        server: "ev".into(),
+        tool: "trigger-sampling-request".into(),
+        arguments: serde_json::json!({"prompt": "say hi"}).as_object().cloned(),
+        timeout: Some(Duration::from_secs(30)),
+    };
+    for (answer, expect) in [
+        (
+            SamplingAnswer::Approve {
+                text: "hi from a person".into(),
+                model: "patchbay-human".into(),
+            },
+            "hi from a person",
+        ),
+        (SamplingAnswer::Reject, "declined to answer"),
+    ] {
+        let mut events = hub.subscribe();
+        let started = hub.start_call(ask()).unwrap();
+        let (id, request) = match expect_event(&mut events, Duration::from_secs(15), |e| {
+            matches!(e, Event::SamplingRequested { .. })
+        })
+        .await
+        {
+            Event::SamplingRequested { id, request, .. } => (id, request),
+            _ => unreachable!(),
+        };
+        assert!(
+            request["messages"][0]["content"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("say hi"),
+            "{request}"
+        );
+        assert_eq!(request["systemPrompt"], "You are a helpful test server.");
+        assert!(hub.answer_sampling("ev", &id, answer).unwrap());
+        let report = started.finish().await;
+        let text = report
+            .result
+            .as_ref()
+            .map(common::text_of)
+            .unwrap_or_default()
+            + report.error.as_deref().unwrap_or_default();
+        assert!(text.contains(expect), "{report:?}");
+    }
+    hub.shutdown().await;
+}

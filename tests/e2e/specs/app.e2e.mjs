@@ -1,6 +1,6 @@
 // The desktop app end to end, as a person uses it: add server-everything over stdio and watch
 // it connect, run a long operation and watch its progress, cancel a call, answer the server's
-// question (elicitation) in a dialog, kill the server's
+// question (elicitation) and its sampling request in dialogs, kill the server's
 // process and watch it recover, log in to an OAuth-protected server and log out. Screenshots of
 // the main views go to docs/screenshots.
 import { $, browser, expect } from '@wdio/globals';
@@ -142,6 +142,21 @@ describe('Patchbay', () => {
     await dialog.waitForDisplayed({ reverse: true, timeout: 10000 });
     await $('section.result').waitForExist({ timeout: 15000 });
     await expect($('section.result')).toHaveText(expect.stringContaining('User provided the requested information'));
+  });
+
+  it('asks the person for a sampling reply and sends what they wrote', async () => {
+    await $('button[data-tool="trigger-sampling-request"]').click();
+    await $('#arg-prompt').setValue('say hi');
+    await $('button=Run').click();
+    const dialog = $('[role="dialog"]');
+    await dialog.waitForDisplayed({ timeout: 15000 });
+    await expect(dialog).toHaveText(expect.stringContaining('say hi'));
+    await $('#sampling-reply').setValue('Hello from the person at the keyboard');
+    await shot('sampling');
+    await dialog.$('button=Approve and send').click();
+    await dialog.waitForDisplayed({ reverse: true, timeout: 10000 });
+    await $('section.result').waitForExist({ timeout: 15000 });
+    await expect($('section.result')).toHaveText(expect.stringContaining('Hello from the person at the keyboard'));
   });
 
   it('shows the error badge when the server process dies, then recovers by itself', async () => {

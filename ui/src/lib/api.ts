@@ -80,6 +80,9 @@ export const api = {
     action: 'accept' | 'decline' | 'cancel',
     content?: Record<string, JsonValue>,
   ) => invoke<boolean>('answer_elicitation', { server, id, action, content: content ?? null }),
+  /** Approves `reply` as the answer to a server's sampling request, or rejects it (null). */
+  answerSampling: (server: string, id: string, reply: string | null) =>
+    invoke<boolean>('answer_sampling', { server, id, reply }),
   /** Tells the backend the first server list is on screen (for the startup figure). */
   uiPainted: (servers: number) => invoke<void>('ui_painted', { servers }),
 };

@@ -34,6 +34,13 @@ export interface Question {
   schema: Record<string, unknown>;
 }
 
+/** A server's request for a model's reply (sampling), answered by the person. */
+export interface SamplingAsk {
+  server: string;
+  id: string;
+  request: { messages?: { role: string; content: { type: string; text?: string } }[]; systemPrompt?: string; maxTokens?: number };
+}
+
 export interface Login {
   url: string | null;
   error: string | null;
@@ -48,6 +55,8 @@ export class HubStore {
   logins = $state<Record<string, Login>>({});
   /** Open questions from servers, oldest first. */
   questions = $state<Question[]>([]);
+  /** Open sampling requests, oldest first. */
+  samplings = $state<SamplingAsk[]>([]);
   /** Bumped on `tools/list_changed`, so a tool list knows to load again. */
   toolsVersion = $state<Record<string, number>>({});
   /** Bumped when a server prints something, so its details can show the new lines. */
@@ -179,6 +188,12 @@ export class HubStore {
       }
       case 'elicitation_finished':
         this.questions = this.questions.filter((q) => q.id !== event.id);
+        break;
+      case 'sampling_requested':
+        this.samplings.push({ server: event.server, id: event.id, request: event.request as SamplingAsk['request'] });
+        break;
+      case 'sampling_finished':
+        this.samplings = this.samplings.filter((q) => q.id !== event.id);
         break;
       case 'list_changed':
       case 'resource_updated':

@@ -5,15 +5,19 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+// Sampling is deprecated (SEP-2577) for protocol revisions after 2025-11-25, which today's
+// servers still speak.
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, Implementation,
     ServerNotification,
 };
+#[allow(deprecated)]
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult};
 use rmcp::service::{RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::{ClientHandler, ErrorData as McpError, RoleClient};
 
-use crate::elicitation::{Answer, Elicitations};
+use crate::elicitation::{Answer, Elicitations, SamplingAnswer, Samplings};
 use crate::events::{Event, EventBus};
 
 /// How long a server's question waits for the person before it is cancelled.
@@ -28,24 +32,33 @@ pub struct PatchbayClient {
     server: String,
     bus: EventBus,
     elicitations: Elicitations,
+    samplings: Samplings,
 }
 
 impl PatchbayClient {
-    pub fn new(server: String, bus: EventBus, elicitations: Elicitations) -> Self {
+    pub fn new(
+        server: String,
+        bus: EventBus,
+        elicitations: Elicitations,
+        samplings: Samplings,
+    ) -> Self {
         PatchbayClient {
             server,
             bus,
             elicitations,
+            samplings,
         }
     }
 }
 
+#[allow(deprecated)]
 impl ClientHandler for PatchbayClient {
     fn get_info(&self) -> ClientConfig {
         // Built from JSON: rmcp's capability types are non-exhaustive.
-        let capabilities: ClientCapabilities =
-            serde_json::from_value(serde_json::json!({ "elicitation": { "form": {} } }))
-                .unwrap_or_default();
+        let capabilities: ClientCapabilities = serde_json::from_value(
+            serde_json::json!({ "elicitation": { "form": {} }, "sampling": {} }),
+        )
+        .unwrap_or_default();
         ClientConfig::new(
             capabilities,
             Implementation::new("patchbay", env!("CARGO_PKG_VERSION")),
@@ -88,6 +101,47 @@ impl ClientHandler for PatchbayClient {
         };
         serde_json::from_value(answer.to_result_json())
             .map_err(|e| McpError::internal_error(e.to_string(), None))
+    }
+
+    /// Human in the loop: the person sees the request and writes (or edits) the reply.
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        request: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        let (id, reply) = self.samplings.register();
+        self.bus.publish(Event::SamplingRequested {
+            server: self.server.clone(),
+            id: id.clone(),
+            request: serde_json::to_value(&request).unwrap_or_default(),
+        });
+        let answer = tokio::select! {
+            a = reply => a.ok(),
+            _ = context.ct.cancelled() => None,
+            _ = tokio::time::sleep(ELICITATION_WAIT) => None,
+        };
+        self.samplings.forget(&id);
+        self.bus.publish(Event::SamplingFinished {
+            server: self.server.clone(),
+            id,
+            action: match &answer {
+                Some(SamplingAnswer::Approve { .. }) => "approve",
+                Some(SamplingAnswer::Reject) => "reject",
+                None => "cancel",
+            }
+            .into(),
+        });
+        // The spec's answer to a rejected or abandoned request is an error.
+        match answer.as_ref().and_then(SamplingAnswer::to_result_json) {
+            Some(result) => serde_json::from_value(result)
+                .map_err(|e| McpError::internal_error(e.to_string(), None)),
+            None => Err(McpError::new(
+                rmcp::model::ErrorCode(-1),
+                "the person declined to answer this sampling request",
+                None,
+            )),
+        }
     }
 }
 

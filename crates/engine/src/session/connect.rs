@@ -112,7 +112,12 @@ pub(super) async fn connect(
         Arc::new(move |n| calls.observe(&server, &bus, n))
     };
     let name = def.name.clone();
-    let client = PatchbayClient::new(name.clone(), bus.clone(), calls.elicitations.clone());
+    let client = PatchbayClient::new(
+        name.clone(),
+        bus.clone(),
+        calls.elicitations.clone(),
+        calls.samplings.clone(),
+    );
     match &def.transport {
         TransportDef::Stdio {
             command,

@@ -111,6 +111,11 @@ impl Session {
         &self.calls.elicitations
     }
 
+    /// The server's sampling requests that wait for the person's reply.
+    pub fn samplings(&self) -> &crate::elicitation::Samplings {
+        &self.calls.samplings
+    }
+
     pub fn spawn(
         def: ServerDef,
         bus: EventBus,
