@@ -36,6 +36,12 @@ const COMMANDS: &[&str] = &[
     "ui_painted",
     "answer_elicitation",
     "answer_sampling",
+    "list_catalog",
+    "read_resource",
+    "get_prompt",
+    "complete",
+    "ping",
+    "set_log_level",
 ];
 
 const STAND_IN: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Patchbay</title></head>\

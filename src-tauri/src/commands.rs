@@ -6,6 +6,7 @@ use std::time::Duration;
 use patchbay_engine::auth::AuthStatus;
 use patchbay_engine::auth::LogoutReport;
 use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::catalog::{CompletionTarget, Listing, Page};
 use patchbay_engine::config::ImportPlan;
 use patchbay_engine::elicitation::{Answer, SamplingAnswer};
 use patchbay_engine::vault::Secret;
@@ -78,6 +79,12 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         ui_painted,
         answer_elicitation,
         answer_sampling,
+        list_catalog,
+        read_resource,
+        get_prompt,
+        complete,
+        ping,
+        set_log_level,
     ]
 }
 
@@ -373,4 +380,70 @@ fn answer_sampling(
         None => SamplingAnswer::Reject,
     };
     Ok(hub.answer_sampling(&server, &id, answer)?)
+}
+
+/// One page of a server's `resources`, resource `templates` or `prompts`.
+#[tauri::command]
+async fn list_catalog(
+    hub: State<'_, Hub>,
+    name: String,
+    what: String,
+    cursor: Option<String>,
+) -> Result<Page> {
+    let listing = match what.as_str() {
+        "resources" => Listing::Resources,
+        "templates" => Listing::ResourceTemplates,
+        "prompts" => Listing::Prompts,
+        other => {
+            return Err(CommandError {
+                message: format!("{other:?} is not a list; use resources, templates or prompts"),
+                field: None,
+            });
+        }
+    };
+    Ok(hub.list(&name, listing, cursor).await?)
+}
+
+#[tauri::command]
+async fn read_resource(
+    hub: State<'_, Hub>,
+    name: String,
+    uri: String,
+) -> Result<serde_json::Value> {
+    Ok(hub.read_resource(&name, &uri).await?)
+}
+
+#[tauri::command]
+async fn get_prompt(
+    hub: State<'_, Hub>,
+    name: String,
+    prompt: String,
+    arguments: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Value> {
+    Ok(hub.get_prompt(&name, &prompt, arguments).await?)
+}
+
+/// Suggestions for a prompt's argument as typed so far.
+#[tauri::command]
+async fn complete(
+    hub: State<'_, Hub>,
+    name: String,
+    prompt: String,
+    argument: String,
+    typed: String,
+) -> Result<Vec<String>> {
+    Ok(hub
+        .complete(&name, CompletionTarget::Prompt(prompt), &argument, &typed)
+        .await?)
+}
+
+/// The round trip to the server, in milliseconds.
+#[tauri::command]
+async fn ping(hub: State<'_, Hub>, name: String) -> Result<f64> {
+    Ok(hub.ping(&name).await?.as_secs_f64() * 1000.0)
+}
+
+#[tauri::command]
+async fn set_log_level(hub: State<'_, Hub>, name: String, level: String) -> Result<()> {
+    Ok(hub.set_log_level(&name, &level).await?)
 }

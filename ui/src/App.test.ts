@@ -29,7 +29,7 @@ describe('the window', () => {
     // The views are tabs a keyboard can move between.
     const user = userEvent.setup();
     screen.getByRole('tab', { name: 'Playground' }).focus();
-    await user.keyboard('{ArrowRight}');
+    await user.keyboard('{ArrowLeft}'); // wraps round to the last tab
     expect(screen.getByRole('tab', { name: 'Details' })).toHaveAttribute('aria-selected', 'true');
     expect(screen.getByRole('tab', { name: 'Details' })).toHaveFocus();
     expect(screen.getByRole('tabpanel')).toHaveAccessibleName('Details');

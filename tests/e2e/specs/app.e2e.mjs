@@ -181,6 +181,22 @@ describe('Patchbay', () => {
     await $('button[role="tab"]=Playground').click();
   });
 
+  it('reads a resource and gets a prompt with its arguments', async () => {
+    await $('li[data-server="everything"] button.name').click();
+    await $('button[role="tab"]=Resources').click();
+    const doc = $('button[data-uri="demo://resource/static/document/architecture.md"]');
+    await doc.waitForDisplayed({ timeout: 15000 });
+    await doc.click();
+    await expect($('article')).toHaveText(expect.stringContaining('Architecture'));
+    await shot('resources');
+    await $('button[role="tab"]=Prompts').click();
+    await $('button[data-prompt="args-prompt"]').click();
+    await $('#parg-city').setValue('Lyon');
+    await $('button=Get prompt').click();
+    await expect($('ol[aria-label="Prompt messages"]')).toHaveText(expect.stringContaining('Lyon'));
+    await $('button[role="tab"]=Playground').click();
+  });
+
   it('logs in to an OAuth-protected server and logs out', async () => {
     const resource = process.env.PATCHBAY_E2E_OAUTH_RESOURCE;
     expect(resource).toBeTruthy();

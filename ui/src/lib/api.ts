@@ -8,6 +8,7 @@ import type { Doctor } from './bindings/Doctor';
 import type { EventBatch } from './bindings/EventBatch';
 import type { ImportPlan } from './bindings/ImportPlan';
 import type { LogoutReport } from './bindings/LogoutReport';
+import type { Page } from './bindings/Page';
 import type { ServerDef } from './bindings/ServerDef';
 import type { ServerDetails } from './bindings/ServerDetails';
 import type { ServerView } from './bindings/ServerView';
@@ -83,6 +84,17 @@ export const api = {
   /** Approves `reply` as the answer to a server's sampling request, or rejects it (null). */
   answerSampling: (server: string, id: string, reply: string | null) =>
     invoke<boolean>('answer_sampling', { server, id, reply }),
+  /** One page of a server's resources, resource templates or prompts (MCP's own JSON). */
+  listCatalog: (name: string, what: 'resources' | 'templates' | 'prompts', cursor?: string) =>
+    invoke<Page>('list_catalog', { name, what, cursor: cursor ?? null }),
+  readResource: (name: string, uri: string) => invoke<JsonValue>('read_resource', { name, uri }),
+  getPrompt: (name: string, prompt: string, args: Record<string, string>) =>
+    invoke<JsonValue>('get_prompt', { name, prompt, arguments: args }),
+  complete: (name: string, prompt: string, argument: string, typed: string) =>
+    invoke<string[]>('complete', { name, prompt, argument, typed }),
+  /** Round trip in milliseconds. */
+  ping: (name: string) => invoke<number>('ping', { name }),
+  setLogLevel: (name: string, level: string) => invoke<void>('set_log_level', { name, level }),
   /** Tells the backend the first server list is on screen (for the startup figure). */
   uiPainted: (servers: number) => invoke<void>('ui_painted', { servers }),
 };

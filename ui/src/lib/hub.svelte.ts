@@ -59,6 +59,8 @@ export class HubStore {
   samplings = $state<SamplingAsk[]>([]);
   /** Bumped on `tools/list_changed`, so a tool list knows to load again. */
   toolsVersion = $state<Record<string, number>>({});
+  /** Bumped per `server:resources` / `server:prompts` on list_changed, to list them again. */
+  listVersion = $state<Record<string, number>>({});
   /** Bumped when a server prints something, so its details can show the new lines. */
   outputVersion = $state<Record<string, number>>({});
   loaded = $state(false);
@@ -195,9 +197,12 @@ export class HubStore {
       case 'sampling_finished':
         this.samplings = this.samplings.filter((q) => q.id !== event.id);
         break;
-      case 'list_changed':
+      case 'list_changed': {
+        const key = `${event.server}:${event.list}`;
+        this.listVersion[key] = (this.listVersion[key] ?? 0) + 1;
+        break;
+      }
       case 'resource_updated':
-        // Resources and prompts come to the window with issue 5's panels.
         break;
       case 'server_output':
         this.outputVersion[event.server] = (this.outputVersion[event.server] ?? 0) + 1;
