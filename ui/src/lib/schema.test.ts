@@ -84,6 +84,93 @@ describe('buildArgs', () => {
   });
 });
 
+// The enum shapes of MCP elicitation (2025-11-25), which tools use too.
+const choices = {
+  type: 'object',
+  properties: {
+    plain: { type: 'string', enum: ['a', 'b'] },
+    legacy: { type: 'string', enum: ['a', 'b'], enumNames: ['Alpha', 'Beta'], default: 'b' },
+    titled: { type: 'string', oneOf: [{ const: 'a', title: 'Alpha' }, { const: 'b', title: 'Beta' }] },
+    anyTitled: { type: 'string', anyOf: [{ const: 'a', title: 'Alpha' }, { const: 'b' }] },
+    many: { type: 'array', items: { type: 'string', enum: ['r', 'g', 'b'] }, minItems: 2, maxItems: 2, default: ['g', 'x', 'r'] },
+    manyTitled: { type: 'array', items: { anyOf: [{ const: 'r', title: 'Red' }, { const: 'g', title: 'Green' }] } },
+    manyOneOf: { type: 'array', items: { oneOf: [{ const: 'r', title: 'Red' }] } },
+  },
+  required: ['titled', 'many'],
+};
+
+describe('choices', () => {
+  const fields = formFor(choices)!;
+
+  it('become selects and multi-selects whose options show titles and send values', () => {
+    expect(fields.map((f) => [f.name, f.kind, 'options' in f ? f.options : null])).toEqual([
+      ['plain', 'enum', [{ value: 'a', label: 'a' }, { value: 'b', label: 'b' }]],
+      ['legacy', 'enum', [{ value: 'a', label: 'Alpha' }, { value: 'b', label: 'Beta' }]],
+      ['titled', 'enum', [{ value: 'a', label: 'Alpha' }, { value: 'b', label: 'Beta' }]],
+      ['anyTitled', 'enum', [{ value: 'a', label: 'Alpha' }, { value: 'b', label: 'b' }]],
+      ['many', 'multi', [{ value: 'r', label: 'r' }, { value: 'g', label: 'g' }, { value: 'b', label: 'b' }]],
+      ['manyTitled', 'multi', [{ value: 'r', label: 'Red' }, { value: 'g', label: 'Green' }]],
+      ['manyOneOf', 'multi', [{ value: 'r', label: 'Red' }]],
+    ]);
+    expect(fields[4]).toMatchObject({ required: true, minItems: 2, maxItems: 2 });
+  });
+
+  it('start from their defaults, keeping only defaults that are among the choices', () => {
+    expect(initialValues(fields)).toEqual({
+      plain: '',
+      legacy: 'b',
+      titled: '',
+      anyTitled: '',
+      many: ['g', 'r'],
+      manyTitled: [],
+      manyOneOf: [],
+    });
+  });
+
+  it('send values, not labels, in the options’ order; empty optional ones are left out', () => {
+    const values = { ...initialValues(fields), titled: 'b', legacy: 'a', manyTitled: ['g', 'r'] };
+    expect(buildArgs(fields, values)).toEqual({
+      args: { legacy: 'a', titled: 'b', many: ['r', 'g'], manyTitled: ['r', 'g'] },
+      errors: {},
+    });
+  });
+
+  it('name what is wrong: nothing chosen, too few, too many, or not a choice', () => {
+    const base = initialValues(fields);
+    expect(buildArgs(fields, { ...base, many: [] }).errors).toEqual({ titled: 'required', many: 'choose at least 2' });
+    expect(buildArgs(fields, { ...base, titled: 'a', many: ['r'] }).errors).toEqual({ many: 'choose at least 2' });
+    expect(buildArgs(fields, { ...base, titled: 'a', many: ['r', 'g', 'b'] }).errors).toEqual({ many: 'choose at most 2' });
+    expect(buildArgs(fields, { ...base, titled: 'c', manyTitled: ['y'] }).errors).toEqual({
+      titled: 'choose one of Alpha, Beta',
+      manyTitled: '"y" is not one of Red, Green',
+    });
+    const one = formFor({ type: 'object', properties: { pick: { type: 'array', items: { enum: ['x'] }, maxItems: 1 } }, required: ['pick'] })!;
+    expect(buildArgs(one, { pick: [] }).errors).toEqual({ pick: 'choose at least one' });
+    // An explicit minItems of 0 makes "none" an answer, even when required.
+    const none = formFor({ type: 'object', properties: { pick: { type: 'array', items: { enum: ['x'] }, minItems: 0 } }, required: ['pick'] })!;
+    expect(buildArgs(none, { pick: [] })).toEqual({ args: { pick: [] }, errors: {} });
+  });
+
+  it('fall back to the JSON editor for any other oneOf/anyOf', () => {
+    const prop = (p: Record<string, unknown>) => formFor({ type: 'object', properties: { p } });
+    expect(prop({ oneOf: [{ const: 'a', title: 'A' }, { type: 'string' }] })).toBeNull();
+    expect(prop({ anyOf: [{ const: 1, title: 'One' }] })).toBeNull();
+    expect(prop({ oneOf: [{ const: 'a', title: 'A', minLength: 3 }] })).toBeNull();
+    expect(prop({ oneOf: [] })).toBeNull();
+    expect(prop({ type: 'integer', oneOf: [{ const: 'a' }] })).toBeNull();
+    expect(prop({ type: 'array', items: { anyOf: [{ const: 'a' }, { type: 'number' }] } })).toBeNull();
+    expect(prop({ type: 'array', items: { allOf: [{ const: 'a' }] } })).toBeNull();
+    expect(prop({ type: 'string', enum: ['a', 1] })).toBeNull();
+    // Choosing between shapes of a whole object is not a list of choices.
+    expect(formFor({ type: 'object', properties: {}, oneOf: [{ const: 'a' }] })).toBeNull();
+  });
+
+  it('ignore enumNames that do not line up with the values, and repeated values', () => {
+    const [f] = formFor({ type: 'object', properties: { p: { type: 'string', enum: ['a', 'b', 'a'], enumNames: ['Alpha'] } } })!;
+    expect(f).toMatchObject({ kind: 'enum', options: [{ value: 'a', label: 'a' }, { value: 'b', label: 'b' }] });
+  });
+});
+
 describe('parseRaw', () => {
   it('takes a JSON object and explains anything else', () => {
     expect(parseRaw('{"a": 1}')).toEqual({ args: { a: 1 } });

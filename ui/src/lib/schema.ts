@@ -1,15 +1,24 @@
 // Turns a tool's input JSON Schema into form fields, and form values back into arguments.
-// Only what a form can express faithfully becomes a field; anything else ($ref, oneOf, tuples,
-// objects without properties...) makes the whole form fall back to the raw JSON editor, so a
-// person can always send exactly what the schema allows.
+// Only what a form can express faithfully becomes a field; anything else ($ref, oneOf between
+// shapes, tuples, objects without properties...) makes the whole form fall back to the raw JSON
+// editor, so a person can always send exactly what the schema allows. The enum shapes of MCP
+// elicitation (plain enum, legacy enumNames, oneOf/anyOf of titled consts, and arrays of those)
+// become a select or a group of checkboxes.
 
 export type Field =
   | { kind: 'string'; name: string; label: string; required: boolean; description?: string; default?: string; format?: string }
   | { kind: 'number' | 'integer'; name: string; label: string; required: boolean; description?: string; default?: number; minimum?: number; maximum?: number }
   | { kind: 'boolean'; name: string; label: string; required: boolean; description?: string; default?: boolean }
-  | { kind: 'enum'; name: string; label: string; required: boolean; description?: string; default?: string; options: string[] }
+  | { kind: 'enum'; name: string; label: string; required: boolean; description?: string; default?: string; options: Option[] }
+  | { kind: 'multi'; name: string; label: string; required: boolean; description?: string; default?: string[]; options: Option[]; minItems?: number; maxItems?: number }
   | { kind: 'array'; name: string; label: string; required: boolean; description?: string; default?: unknown[]; items: Field }
   | { kind: 'object'; name: string; label: string; required: boolean; description?: string; fields: Field[] };
+
+/** One choice of an enum: `value` is sent, `label` is shown. */
+export interface Option {
+  value: string;
+  label: string;
+}
 
 type Schema = Record<string, unknown>;
 
@@ -21,7 +30,8 @@ export function formFor(schema: Schema | undefined): Field[] | null {
 }
 
 function objectFields(schema: Schema, prefix: string): Field[] | null {
-  if (unsupported(schema)) return null;
+  // An object's own oneOf/anyOf chooses between shapes of the whole object: no form for that.
+  if (unsupported(schema) || 'oneOf' in schema || 'anyOf' in schema) return null;
   const props = (schema.properties ?? {}) as Record<string, Schema>;
   const required = new Set((schema.required as string[] | undefined) ?? []);
   const out: Field[] = [];
@@ -34,7 +44,50 @@ function objectFields(schema: Schema, prefix: string): Field[] | null {
 }
 
 function unsupported(schema: Schema): boolean {
-  return ['$ref', 'oneOf', 'anyOf', 'allOf', 'not', 'if', 'patternProperties'].some((k) => k in schema);
+  if (['$ref', 'allOf', 'not', 'if', 'patternProperties'].some((k) => k in schema)) return true;
+  // A oneOf/anyOf of titled consts is just an enum with labels; any other is a choice of shapes.
+  return ('oneOf' in schema || 'anyOf' in schema) && !titledConsts(schema);
+}
+
+// Branches that only name a value (and describe it) add no constraint beyond the value itself.
+const CONST_BRANCH_KEYS = new Set(['const', 'title', 'description', 'type']);
+
+/** The options of `oneOf`/`anyOf: [{const, title?}, ...]`, or `null` for any other shape. */
+function titledConsts(schema: Schema): Option[] | null {
+  if ('oneOf' in schema && 'anyOf' in schema) return null;
+  const branches = schema.oneOf ?? schema.anyOf;
+  if (!Array.isArray(branches) || branches.length === 0) return null;
+  const options: Option[] = [];
+  for (const b of branches as unknown[]) {
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) return null;
+    const branch = b as Schema;
+    if (typeof branch.const !== 'string') return null;
+    if (!Object.keys(branch).every((k) => CONST_BRANCH_KEYS.has(k))) return null;
+    if ('type' in branch && branch.type !== 'string') return null;
+    if ('title' in branch && typeof branch.title !== 'string') return null;
+    options.push({ value: branch.const, label: (branch.title as string | undefined) ?? branch.const });
+  }
+  return unique(options);
+}
+
+/**
+ * The choices of an enum-shaped schema: `undefined` when it is not one, `null` when it is one a
+ * select cannot offer (values that are not strings).
+ */
+function enumOptions(schema: Schema): Option[] | null | undefined {
+  if ('oneOf' in schema || 'anyOf' in schema) return titledConsts(schema);
+  if (!Array.isArray(schema.enum)) return undefined;
+  if (!schema.enum.every((v) => typeof v === 'string')) return null;
+  const values = schema.enum as string[];
+  // Legacy names only count when they line up one to one with the values.
+  const names = schema.enumNames;
+  const named = Array.isArray(names) && names.length === values.length && names.every((n) => typeof n === 'string');
+  return unique(values.map((value, i) => ({ value, label: named ? (names as string[])[i] : value })));
+}
+
+/** Repeated values would be the same choice twice; the first label wins. */
+function unique(options: Option[]): Option[] {
+  return options.filter((o, i) => options.findIndex((p) => p.value === o.value) === i);
 }
 
 function fieldFor(schema: Schema, name: string, label: string, required: boolean): Field | null {
@@ -43,9 +96,12 @@ function fieldFor(schema: Schema, name: string, label: string, required: boolean
   const common = { name, label: typeof schema.title === 'string' ? schema.title : label, required, description };
   const type = Array.isArray(schema.type) ? schema.type.filter((t) => t !== 'null') : [schema.type];
   if (type.length !== 1) return null;
-  if (Array.isArray(schema.enum)) {
-    if (!schema.enum.every((v) => typeof v === 'string')) return null;
-    return { kind: 'enum', ...common, options: schema.enum as string[], default: schema.default as string | undefined };
+  const options = enumOptions(schema);
+  if (options !== undefined) {
+    // String choices only: a select sends strings.
+    if (!options || (type[0] !== undefined && type[0] !== 'string')) return null;
+    const dflt = typeof schema.default === 'string' ? schema.default : undefined;
+    return { kind: 'enum', ...common, options, default: dflt };
   }
   switch (type[0]) {
     case 'string':
@@ -65,7 +121,18 @@ function fieldFor(schema: Schema, name: string, label: string, required: boolean
       const items = schema.items as Schema | undefined;
       if (!items || Array.isArray(items)) return null;
       const item = fieldFor(items, 'item', `${label} item`, true);
-      if (!item || item.kind === 'array' || item.kind === 'object') return null;
+      if (!item || item.kind === 'array' || item.kind === 'object' || item.kind === 'multi') return null;
+      // An array of choices is a multi-select: tick any of them.
+      if (item.kind === 'enum') {
+        return {
+          kind: 'multi',
+          ...common,
+          options: item.options,
+          default: Array.isArray(schema.default) ? schema.default.filter((v): v is string => typeof v === 'string') : undefined,
+          minItems: typeof schema.minItems === 'number' ? schema.minItems : undefined,
+          maxItems: typeof schema.maxItems === 'number' ? schema.maxItems : undefined,
+        };
+      }
       return { kind: 'array', ...common, items: item, default: schema.default as unknown[] | undefined };
     }
     case 'object': {
@@ -84,6 +151,8 @@ export function initialValues(fields: Field[]): Record<string, unknown> {
   for (const f of fields) {
     if (f.kind === 'object') out[f.name] = initialValues(f.fields);
     else if (f.kind === 'array') out[f.name] = (f.default ?? []).map(String);
+    // Only defaults that are among the choices: what is ticked is exactly what is sent.
+    else if (f.kind === 'multi') out[f.name] = (f.default ?? []).filter((v) => f.options.some((o) => o.value === v));
     // No default: unset (the checkbox shows unticked), and left out unless ticked or required,
     // so the server's own default applies.
     else if (f.kind === 'boolean') out[f.name] = f.default;
@@ -118,6 +187,12 @@ export function buildArgs(fields: Field[], values: Record<string, unknown>, path
       if (raw !== undefined || f.required) args[f.name] = Boolean(raw);
       continue;
     }
+    if (f.kind === 'multi') {
+      const c = chosen(f, (raw ?? []) as string[]);
+      if ('error' in c) errors[key] = c.error;
+      else if (c.value !== undefined) args[f.name] = c.value;
+      continue;
+    }
     if (f.kind === 'array') {
       const items = ((raw ?? []) as string[]).filter((v) => v !== '');
       if (items.length === 0) {
@@ -149,6 +224,31 @@ function isEmpty(values: Record<string, unknown>): boolean {
   );
 }
 
+/** A multi-select's ticked values, in the options' order; `undefined` when left out. */
+function chosen(f: Extract<Field, { kind: 'multi' }>, picked: string[]): { value: string[] | undefined } | { error: string } {
+  const stray = picked.find((v) => !f.options.some((o) => o.value === v));
+  if (stray !== undefined) return { error: `"${stray}" is not one of ${labels(f.options)}` };
+  const value = f.options.map((o) => o.value).filter((v) => picked.includes(v));
+  if (value.length === 0) {
+    // Left empty and optional: the server's own default applies. An explicit minItems of 0 lets a
+    // required field be answered with no choices.
+    if (!f.required) return { value: undefined };
+    if (f.minItems === 0) return { value };
+    return { error: `choose at least ${count(f.minItems ?? 1)}` };
+  }
+  if (f.minItems !== undefined && value.length < f.minItems) return { error: `choose at least ${count(f.minItems)}` };
+  if (f.maxItems !== undefined && value.length > f.maxItems) return { error: `choose at most ${count(f.maxItems)}` };
+  return { value };
+}
+
+function count(n: number): string {
+  return n === 1 ? 'one' : String(n);
+}
+
+function labels(options: Option[]): string {
+  return options.map((o) => o.label).join(', ');
+}
+
 function scalar(f: Field, text: string): { value: unknown } | { error: string } {
   switch (f.kind) {
     case 'number':
@@ -161,7 +261,7 @@ function scalar(f: Field, text: string): { value: unknown } | { error: string } 
       return { value: n };
     }
     case 'enum':
-      return f.options.includes(text) ? { value: text } : { error: `choose one of ${f.options.join(', ')}` };
+      return f.options.some((o) => o.value === text) ? { value: text } : { error: `choose one of ${labels(f.options)}` };
     case 'boolean':
       return { value: text === 'true' };
     default:
