@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use base64::Engine as _;
 use clap::Subcommand;
 use patchbay_engine::catalog::{CompletionTarget, Listing};
 use patchbay_engine::{Hub, HubError};
@@ -65,6 +64,13 @@ pub enum CatalogCommand {
     },
     /// Set the level of log messages the server sends (logging/setLevel).
     LogLevel { name: String, level: String },
+    /// Print the notifications the server sends (all but progress) as they arrive, for
+    /// SECS seconds or until Ctrl-C.
+    Watch {
+        name: String,
+        #[arg(long, value_name = "SECS")]
+        seconds: Option<f64>,
+    },
     /// Measure a round trip to the server.
     Ping {
         name: String,
@@ -82,6 +88,7 @@ impl CatalogCommand {
             | CatalogCommand::Prompt { name, .. }
             | CatalogCommand::Complete { name, .. }
             | CatalogCommand::LogLevel { name, .. }
+            | CatalogCommand::Watch { name, .. }
             | CatalogCommand::Ping { name, .. } => name,
         }
     }
@@ -145,6 +152,7 @@ pub async fn run(hub: &Hub, out: Out, command: CatalogCommand) -> Result<u8, Hub
             });
             Ok(OK)
         }
+        CatalogCommand::Watch { seconds, .. } => watch(hub, out, &name, seconds).await,
         CatalogCommand::Ping { count, .. } => {
             for _ in 0..count.max(1) {
                 let rtt = hub.ping(&name).await?;
@@ -154,6 +162,52 @@ pub async fn run(hub: &Hub, out: Out, command: CatalogCommand) -> Result<u8, Hub
                 });
             }
             Ok(OK)
+        }
+    }
+}
+
+/// The journal so far (what arrived while connecting), then each notice as it arrives.
+async fn watch(hub: &Hub, out: Out, name: &str, seconds: Option<f64>) -> Result<u8, HubError> {
+    use patchbay_engine::events::Event;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut events = hub.subscribe();
+    let print = |n: &patchbay_engine::notices::Notice| {
+        out.emit(tagged("notification", n), || {
+            let level = n
+                .level
+                .as_deref()
+                .map(|l| format!(" [{l}]"))
+                .unwrap_or_default();
+            let params = match n.params.get("data") {
+                Some(Value::String(text)) => text.clone(),
+                _ => n.params.to_string(),
+            };
+            format!("{}{level} {params}", n.method)
+        })
+    };
+    let mut seen = 0;
+    for n in hub.notifications(name)? {
+        seen = n.seq;
+        print(&n);
+    }
+    let until = seconds
+        .map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
+    loop {
+        let next = async {
+            match until {
+                Some(at) => tokio::time::timeout_at(at, events.recv()).await.ok(),
+                None => Some(events.recv().await),
+            }
+        };
+        match next.await {
+            None | Some(Err(RecvError::Closed)) => return Ok(OK),
+            Some(Err(RecvError::Lagged(n))) => out.error(&format!(
+                "{n} events were dropped because the terminal was too slow"
+            )),
+            Some(Ok(Event::Notice { server, notice })) if server == name && notice.seq > seen => {
+                print(&notice)
+            }
+            Some(Ok(_)) => {}
         }
     }
 }
@@ -233,37 +287,20 @@ async fn read(
     uri: &str,
     file: Option<PathBuf>,
 ) -> Result<u8, HubError> {
+    if let Some(file) = file {
+        let bytes = hub.save_resource(name, uri, &file).await?;
+        out.emit(
+            json!({"event": "saved", "file": file, "bytes": bytes}),
+            || format!("saved {bytes} bytes to {}", file.display()),
+        );
+        return Ok(OK);
+    }
     let result = hub.read_resource(name, uri).await?;
     let contents = result
         .get("contents")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    if let Some(file) = file {
-        let mut bytes = Vec::new();
-        for c in &contents {
-            if let Some(text) = c.get("text").and_then(Value::as_str) {
-                bytes.extend_from_slice(text.as_bytes());
-            } else if let Some(blob) = c.get("blob").and_then(Value::as_str) {
-                match base64::engine::general_purpose::STANDARD.decode(blob) {
-                    Ok(b) => bytes.extend(b),
-                    Err(e) => {
-                        out.error(&format!("the server sent a blob that is not base64: {e}"));
-                        return Ok(crate::commands::CALL_FAILED);
-                    }
-                }
-            }
-        }
-        if let Err(e) = std::fs::write(&file, &bytes) {
-            out.error(&format!("cannot write {}: {e}", file.display()));
-            return Ok(USAGE);
-        }
-        out.emit(
-            json!({"event": "saved", "file": file, "bytes": bytes.len()}),
-            || format!("saved {} bytes to {}", bytes.len(), file.display()),
-        );
-        return Ok(OK);
-    }
     for c in &contents {
         out.emit(tagged("contents", c), || {
             match (

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use patchbay_engine::auth::browser;
 use patchbay_engine::elicitation::{self, Answer, SamplingAnswer};
 use patchbay_engine::events::Event;
 use patchbay_engine::{
@@ -63,6 +64,7 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
         Command::Tools { name } => tools(hub, out, &name).await,
         Command::Catalog(cmd) => crate::catalog::run(hub, out, cmd).await,
         Command::Call(args) => call(hub, out, args).await,
+        Command::Roots(args) => crate::roots::run(hub, out, args).await,
         Command::History { name, limit } => history(hub, out, &name, limit).await,
         Command::Login {
             name,
@@ -343,6 +345,7 @@ async fn call(hub: &Hub, out: Out, args: CallArgs) -> Result<u8, HubError> {
         tool: args.tool.clone(),
         arguments,
         timeout: args.timeout.map(Duration::from_secs_f64),
+        task: args.task,
     };
     let reports = if args.repeat == 1 {
         // Subscribe before starting, so no progress of this call can be missed.
@@ -520,6 +523,21 @@ async fn print_call_events(
                 data,
                 ..
             } if *id == call_id => out.emit(value(), || format!("[{level}] {data}")),
+            Event::TaskStatus {
+                call_id: id,
+                task_id,
+                status,
+                message,
+                ..
+            } if *id == call_id => out.emit(value(), || {
+                format!(
+                    "task {task_id}: {status}{}",
+                    message
+                        .as_deref()
+                        .map(|m| format!(" · {m}"))
+                        .unwrap_or_default()
+                )
+            }),
             Event::CallFinished { call_id: id, .. } if *id == call_id => return,
             Event::ElicitationRequested {
                 server,
@@ -534,7 +552,44 @@ async fn print_call_events(
                 else {
                     continue;
                 };
-                let answer = if policy == "defaults" {
+                if request["mode"] == "url" {
+                    // A link to open: only ever one the engine has checked (https, or http to
+                    // this machine).
+                    let link = hub.elicitation_link(server, id).ok().flatten();
+                    let message = request["message"].as_str().unwrap_or("");
+                    let (answer, what) = match (policy.as_str(), &link) {
+                        ("open", Some(link)) => match browser::check_url(link)
+                            .map_err(|e| e.to_string())
+                            .and_then(|u| browser::open_in_system_browser(&u))
+                        {
+                            Ok(()) => (
+                                Answer::Accept(Default::default()),
+                                "opened in your browser".to_string(),
+                            ),
+                            Err(e) => (
+                                Answer::Decline,
+                                format!("declined: the browser did not open ({e})"),
+                            ),
+                        },
+                        ("defaults", Some(_)) => (
+                            Answer::Accept(Default::default()),
+                            "accepted without opening it (--elicit open opens it)".to_string(),
+                        ),
+                        _ => (
+                            Answer::Decline,
+                            "declined; --elicit open opens it".to_string(),
+                        ),
+                    };
+                    out.emit(value(), || {
+                        format!(
+                            "{server} asks you to open {}: {message} ({what})",
+                            link.as_deref().unwrap_or("a link")
+                        )
+                    });
+                    let _ = hub.answer_elicitation(server, id, answer);
+                    continue;
+                }
+                let answer = if policy == "defaults" || policy == "open" {
                     Answer::Accept(elicitation::defaults(&request["requestedSchema"]))
                 } else {
                     Answer::Decline
@@ -543,10 +598,10 @@ async fn print_call_events(
                     format!(
                         "{server} asks: {} ({})",
                         request["message"].as_str().unwrap_or(""),
-                        if policy == "defaults" {
-                            "answered with the form's defaults"
-                        } else {
+                        if policy == "decline" {
                             "declined; --elicit defaults accepts the defaults"
+                        } else {
+                            "answered with the form's defaults"
                         }
                     )
                 });

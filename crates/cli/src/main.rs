@@ -6,6 +6,7 @@
 mod catalog;
 mod commands;
 mod output;
+mod roots;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ enum Command {
     Catalog(catalog::CatalogCommand),
     /// Call a tool, printing progress and log messages as they arrive.
     Call(CallArgs),
+    /// The folders a server may work in (MCP roots): list them, or add and remove some.
+    Roots(roots::RootsArgs),
     /// Recent calls to a server, newest first.
     History {
         name: String,
@@ -161,10 +164,14 @@ struct CallArgs {
     /// How many of the repeated calls run at once.
     #[arg(long, default_value_t = 1, value_name = "C")]
     concurrency: usize,
-    /// When the server asks a question during the call (elicitation): `decline` it, or
-    /// accept the form's `defaults`.
-    #[arg(long, default_value = "decline", value_parser = ["decline", "defaults"])]
+    /// When the server asks a question during the call (elicitation): `decline` it; accept
+    /// a form's `defaults` (and a link without opening it); or `open` a link in the browser
+    /// (only https, or http to this machine) and accept, forms with their defaults.
+    #[arg(long, default_value = "decline", value_parser = ["decline", "defaults", "open"])]
     elicit: String,
+    /// Run the call as a task (MCP tasks, SEP-1686): its status is printed as it changes.
+    #[arg(long)]
+    task: bool,
     /// When the server asks for a model's reply during the call (sampling): approve this
     /// text as the reply. Without it, sampling requests are rejected.
     #[arg(long, value_name = "TEXT")]

@@ -181,3 +181,127 @@ fn call_answers_the_servers_questions_by_its_policy() {
         text(&out)
     );
 }
+
+#[test]
+fn roots_are_listed_added_and_removed_and_the_server_gets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    add_everything(dir.path(), "ev", "pbcli-roots");
+    let d = dir.path();
+    let alpha = d.join("alpha");
+    std::fs::create_dir(&alpha).unwrap();
+    let alpha = alpha.to_str().unwrap();
+
+    let out = cli(d, &["roots", "ev"]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("has no roots"));
+
+    let out = cli(d, &["--json", "roots", "ev", "--add", alpha]);
+    ok(&out);
+    let listed = lines(&out);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["root"]["name"], "alpha");
+    let uri = listed[0]["root"]["uri"].as_str().unwrap().to_string();
+    assert_eq!(uri, format!("file://{alpha}/"));
+
+    // A bad folder is refused by name, with exit 2, and changes nothing.
+    let out = cli(d, &["roots", "ev", "--add", "relative/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an absolute path"));
+    let out = cli(d, &["roots", "ev", "--remove", "/not/a/root"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no root"));
+
+    // The server is sent them when it asks.
+    let out = cli(d, &["call", "ev", "get-roots-list"]);
+    ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("(1 total)") && text.contains(&uri), "{text}");
+
+    let out = cli(d, &["roots", "ev", "--remove", alpha]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("has no roots"));
+}
+
+#[test]
+fn a_call_runs_as_a_task_and_a_link_question_follows_the_elicit_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    add_everything(dir.path(), "ev", "pbcli-tasks");
+    let d = dir.path();
+
+    let out = cli(
+        d,
+        &[
+            "--json",
+            "call",
+            "ev",
+            "simulate-research-query",
+            "--task",
+            "--args",
+            r#"{"topic": "rust"}"#,
+        ],
+    );
+    ok(&out);
+    let printed = lines(&out);
+    let statuses: Vec<&str> = printed
+        .iter()
+        .filter(|l| l["event"] == "task_status")
+        .filter_map(|l| l["status"].as_str())
+        .collect();
+    assert_eq!(statuses.first(), Some(&"working"), "{printed:?}");
+    assert_eq!(statuses.last(), Some(&"completed"), "{printed:?}");
+    let result = printed.last().unwrap();
+    assert_eq!(result["event"], "result");
+    assert_eq!(result["outcome"], "ok");
+    assert!(
+        result["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("# Research Report: rust")
+    );
+
+    // A link the server asks to open: declined by default, accepted with `defaults`.
+    let args = r#"{"url": "https://auth.example.com/consent"}"#;
+    let out = cli(
+        d,
+        &["call", "ev", "trigger-url-elicitation", "--args", args],
+    );
+    ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("asks you to open https://auth.example.com/consent")
+            && text.contains("User declined"),
+        "{text}"
+    );
+    let out = cli(
+        d,
+        &[
+            "call",
+            "ev",
+            "trigger-url-elicitation",
+            "--args",
+            args,
+            "--elicit",
+            "defaults",
+        ],
+    );
+    ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("User completed the URL elicitation flow")
+    );
+}
+
+#[test]
+fn watch_prints_the_notifications_the_server_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    add_everything(dir.path(), "ev", "pbcli-watch");
+    let out = cli(dir.path(), &["--json", "watch", "ev", "--seconds", "1"]);
+    ok(&out);
+    let printed = lines(&out);
+    // server-everything announces its tools changing as it sets itself up for this client.
+    assert!(
+        printed.iter().any(|l| l["event"] == "notification"
+            && l["method"] == "notifications/tools/list_changed"
+            && l["seq"].as_u64().is_some()),
+        "{printed:?}"
+    );
+}

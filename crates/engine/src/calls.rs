@@ -26,7 +26,11 @@ pub struct CallRequest {
     pub tool: String,
     pub arguments: Option<JsonObject>,
     /// Idle timeout: how long to wait without a result or progress. Defaults to the server's.
+    /// For a task: how long each of its requests may take.
     pub timeout: Option<Duration>,
+    /// Run the call as a task (SEP-1686): its status is followed and its result fetched when
+    /// it ends. For tools that need it (`taskSupport: required`) or long work.
+    pub task: bool,
 }
 
 /// How a call ended, as the caller sees it (and as history keeps it).
@@ -47,6 +51,42 @@ pub struct CallReport {
     /// The same, finer, for benchmarks.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub duration_us: u64,
+    /// Set when `result` was shortened for a window (`for_window`); the whole is in the history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub cut: Option<crate::preview::Cut>,
+}
+
+impl CallReport {
+    /// The report as a window gets it: a large result shortened, with what was cut.
+    pub fn for_window(mut self) -> CallReport {
+        if let Some(result) = self.result.as_mut() {
+            self.cut = crate::preview::shorten(result);
+        }
+        self
+    }
+}
+
+/// A past call as a window lists it: without its result (saved whole on request) and with its
+/// arguments shortened if they are huge, in which case `arguments_cut` says they cannot be sent
+/// again as they were.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PastCall {
+    #[serde(flatten)]
+    pub record: CallRecord,
+    pub arguments_cut: bool,
+}
+
+impl From<CallRecord> for PastCall {
+    fn from(mut record: CallRecord) -> PastCall {
+        record.result = None;
+        let arguments_cut = crate::preview::shorten(&mut record.arguments).is_some();
+        PastCall {
+            record,
+            arguments_cut,
+        }
+    }
 }
 
 /// A progress notification that arrived before its call registered (the token is known to the
@@ -67,12 +107,16 @@ pub struct CallRegistry {
     /// The other direction: the server's requests to the person, waiting for an answer.
     pub elicitations: crate::elicitation::Elicitations,
     pub samplings: crate::elicitation::Samplings,
+    /// Every notification but progress, for a person reading along.
+    pub notices: crate::notices::Notices,
 }
 
 #[derive(Default)]
 struct RegistryInner {
     by_token: HashMap<ProgressToken, CallSlot>,
     unclaimed: VecDeque<ProgressNotificationParam>,
+    /// Tasks being followed, by task id: a status notification makes their call look now.
+    tasks: HashMap<String, mpsc::UnboundedSender<()>>,
 }
 
 impl CallRegistry {
@@ -107,8 +151,46 @@ impl CallRegistry {
         self.inner.lock().unwrap().by_token.remove(token);
     }
 
+    fn journal(&self, server: &str, bus: &EventBus, notification: &ServerNotification) {
+        let wire = serde_json::to_value(notification).unwrap_or_default();
+        let method = wire["method"].as_str().unwrap_or("(unknown)").to_string();
+        let params = wire
+            .get("params")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let level = match notification {
+            #[allow(deprecated)]
+            ServerNotification::LoggingMessageNotification(n) => {
+                serde_json::to_value(n.params.level)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+            }
+            _ => None,
+        };
+        let notice = self.notices.record(&method, level, params);
+        bus.publish(Event::Notice {
+            server: server.to_string(),
+            notice,
+        });
+    }
+
+    pub(crate) fn watch_task(&self, task_id: &str, nudge: mpsc::UnboundedSender<()>) {
+        self.inner
+            .lock()
+            .unwrap()
+            .tasks
+            .insert(task_id.to_string(), nudge);
+    }
+
+    pub(crate) fn unwatch_task(&self, task_id: &str) {
+        self.inner.lock().unwrap().tasks.remove(task_id);
+    }
+
     /// Called by the transport tap for every notification, in arrival order.
     pub fn observe(&self, server: &str, bus: &EventBus, notification: &ServerNotification) {
+        if !matches!(notification, ServerNotification::ProgressNotification(_)) {
+            self.journal(server, bus, notification);
+        }
         match notification {
             ServerNotification::ProgressNotification(n) => {
                 let mut inner = self.inner.lock().unwrap();
@@ -163,6 +245,37 @@ impl CallRegistry {
                     server: server.to_string(),
                     list: "prompts".into(),
                 });
+            }
+            // SEP-1686's status notification; rmcp only knows the later one, so it is custom.
+            ServerNotification::CustomNotification(n)
+                if n.method == "notifications/tasks/status" =>
+            {
+                let task_id = n
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("taskId"))
+                    .and_then(serde_json::Value::as_str);
+                if let Some(task_id) = task_id
+                    && let Some(nudge) = self.inner.lock().unwrap().tasks.get(task_id)
+                {
+                    let _ = nudge.send(());
+                }
+            }
+            // The person finished what a URL-mode question sent them to do (the server says so).
+            ServerNotification::CustomNotification(n)
+                if n.method == "notifications/elicitation/complete" =>
+            {
+                if let Some(id) = n
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("elicitationId"))
+                    .and_then(serde_json::Value::as_str)
+                {
+                    bus.publish(Event::ElicitationCompleted {
+                        server: server.to_string(),
+                        elicitation_id: id.to_string(),
+                    });
+                }
             }
             ServerNotification::ResourceUpdatedNotification(n) => {
                 bus.publish(Event::ResourceUpdated {
@@ -280,10 +393,24 @@ pub(crate) async fn run_call(ctx: CallContext, call_id: String, req: CallRequest
         error,
         duration_ms,
         duration_us,
+        cut: None,
     }
 }
 
-type Ending = (CallOutcome, Option<serde_json::Value>, Option<String>);
+/// MCP's `URLElicitationRequiredError`.
+const URL_ELICITATION_REQUIRED: i32 = -32042;
+
+pub(crate) type Ending = (CallOutcome, Option<serde_json::Value>, Option<String>);
+
+/// A `CallToolResult` (as JSON): `ok`, or `tool_error` when it says `isError`.
+pub(crate) fn tool_result(result: serde_json::Value) -> Ending {
+    let outcome = if result.get("isError") == Some(&serde_json::Value::Bool(true)) {
+        CallOutcome::ToolError
+    } else {
+        CallOutcome::Ok
+    };
+    (outcome, Some(result), None)
+}
 
 async fn exchange(
     ctx: &CallContext,
@@ -302,6 +429,9 @@ async fn exchange(
             return (CallOutcome::Cancelled, None, Some("cancelled before it was sent".into()));
         }
     };
+    if req.task {
+        return crate::tasks::exchange_task(ctx, peer, call_id, req, timeout, cancel).await;
+    }
     let mut params = CallToolRequestParams::new(req.tool.clone());
     params.arguments = req.arguments.clone();
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
@@ -374,6 +504,33 @@ async fn exchange(
                 "server '{server}' answered tools/call with something that is not a tool result"
             )),
         ),
+        // -32042: the server needs the person to open a link first (URL-mode elicitation by
+        // error). The links are shown as questions; the call can then be run again.
+        Ok(Err(ServiceError::McpError(e))) if e.code.0 == URL_ELICITATION_REQUIRED => {
+            let links = crate::elicitation::ask_to_open(
+                server,
+                &ctx.bus,
+                ctx.session.elicitations(),
+                e.data.as_ref(),
+            );
+            (
+                CallOutcome::Failed,
+                None,
+                Some(format!(
+                    "server '{server}' needs you to open {} first ({}); run the call again once you have",
+                    if links.len() == 1 {
+                        "a link"
+                    } else {
+                        "some links"
+                    },
+                    if links.is_empty() {
+                        e.message.to_string()
+                    } else {
+                        links.join(", ")
+                    },
+                )),
+            )
+        }
         Ok(Err(ServiceError::McpError(e))) => (
             CallOutcome::Failed,
             None,
@@ -394,7 +551,7 @@ async fn exchange(
     }
 }
 
-fn lost(server: &str, e: &ServiceError) -> String {
+pub(crate) fn lost(server: &str, e: &ServiceError) -> String {
     if e.is_authorization_required() || e.auth_challenge().is_some() {
         format!(
             "server '{server}' refused the call: it needs a new login (its login was revoked or lacks a permission)"
@@ -404,7 +561,7 @@ fn lost(server: &str, e: &ServiceError) -> String {
     }
 }
 
-async fn send_cancelled(
+pub(crate) async fn send_cancelled(
     peer: &rmcp::Peer<rmcp::RoleClient>,
     request_id: rmcp::model::RequestId,
     reason: &str,
@@ -414,4 +571,75 @@ async fn send_cancelled(
     ));
     // Best effort, bounded: the server may already be gone.
     let _ = tokio::time::timeout(Duration::from_secs(2), peer.send_notification(note)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::CustomNotification;
+
+    fn custom(method: &str, params: serde_json::Value) -> ServerNotification {
+        ServerNotification::CustomNotification(CustomNotification::new(method, Some(params)))
+    }
+
+    #[test]
+    fn a_task_status_notification_wakes_only_its_call_and_a_finished_link_is_told() {
+        let registry = CallRegistry::default();
+        let bus = EventBus::new();
+        let mut events = bus.subscribe();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        registry.watch_task("t1", tx);
+        let status = |id: &str| {
+            custom(
+                "notifications/tasks/status",
+                serde_json::json!({"taskId": id, "status": "working"}),
+            )
+        };
+        registry.observe("s", &bus, &status("t2"));
+        assert!(rx.try_recv().is_err(), "another task's status");
+        registry.observe("s", &bus, &status("t1"));
+        assert!(rx.try_recv().is_ok());
+        registry.unwatch_task("t1");
+        registry.observe("s", &bus, &status("t1"));
+        assert!(rx.try_recv().is_err(), "no longer followed");
+
+        registry.observe(
+            "s",
+            &bus,
+            &custom(
+                "notifications/elicitation/complete",
+                serde_json::json!({"elicitationId": "pay-1"}),
+            ),
+        );
+        // Each notification goes to the journal; the status ones publish nothing else.
+        let published: Vec<Event> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        let journal: Vec<&str> = published
+            .iter()
+            .filter_map(|e| match e {
+                Event::Notice { notice, .. } => Some(notice.method.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            journal,
+            [
+                "notifications/tasks/status",
+                "notifications/tasks/status",
+                "notifications/tasks/status",
+                "notifications/elicitation/complete"
+            ]
+        );
+        let others: Vec<&Event> = published
+            .iter()
+            .filter(|e| !matches!(e, Event::Notice { .. }))
+            .collect();
+        assert_eq!(
+            others,
+            [&Event::ElicitationCompleted {
+                server: "s".into(),
+                elicitation_id: "pay-1".into()
+            }]
+        );
+        assert_eq!(registry.notices.all().len(), 4);
+    }
 }

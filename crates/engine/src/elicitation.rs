@@ -1,5 +1,5 @@
-//! A server asking the person for input (`elicitation/create`, form mode) or for a model's
-//! reply (`sampling/createMessage`, answered by the person: no model is involved).
+//! A server asking the person for input (`elicitation/create`: a form, or a link to open in
+//! the browser) or for a model's reply (`sampling/createMessage`, answered by the person: no model is involved).
 //!
 //! Who owns what: the session's client handler receives the request, registers a pending
 //! answer here under a fresh id, publishes `ElicitationRequested`, and waits. Whoever shows the
@@ -31,6 +31,14 @@ impl Answer {
             "decline" => Some(Answer::Decline),
             "cancel" => Some(Answer::Cancel),
             _ => None,
+        }
+    }
+
+    /// The answer to a URL-mode question: accepting means "I opened the link", with no content.
+    pub fn to_url_result_json(&self) -> Value {
+        match self {
+            Answer::Accept(_) => serde_json::json!({ "action": "accept" }),
+            other => other.to_result_json(),
         }
     }
 
@@ -71,9 +79,16 @@ impl SamplingAnswer {
 pub type Elicitations = Pending<Answer>;
 pub type Samplings = Pending<SamplingAnswer>;
 
+/// One pending request: where its answer goes and, for a URL-mode question, the link the
+/// person agrees to open (already checked: https, or http to this machine).
+struct Waiting<T> {
+    reply: oneshot::Sender<T>,
+    link: Option<String>,
+}
+
 /// Pending server requests of one session, by id; the first answer wins.
 pub struct Pending<T> {
-    pending: Arc<Mutex<HashMap<String, oneshot::Sender<T>>>>,
+    pending: Arc<Mutex<HashMap<String, Waiting<T>>>>,
 }
 
 impl<T> Clone for Pending<T> {
@@ -94,16 +109,29 @@ impl<T> Default for Pending<T> {
 
 impl<T> Pending<T> {
     pub fn register(&self) -> (String, oneshot::Receiver<T>) {
+        self.register_with_link(None)
+    }
+
+    /// A request whose acceptance means "open this link": `link` has passed the URL check.
+    pub fn register_with_link(&self, link: Option<String>) -> (String, oneshot::Receiver<T>) {
         let id = format!("ask-{:016x}", rand::random::<u64>());
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap().insert(id.clone(), tx);
+        let (reply, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap()
+            .insert(id.clone(), Waiting { reply, link });
         (id, rx)
+    }
+
+    /// The checked link of a pending URL-mode request.
+    pub fn link(&self, id: &str) -> Option<String> {
+        self.pending.lock().unwrap().get(id)?.link.clone()
     }
 
     /// Delivers an answer; `false` when the request is unknown or already answered or gone.
     pub fn answer(&self, id: &str, answer: T) -> bool {
         match self.pending.lock().unwrap().remove(id) {
-            Some(tx) => tx.send(answer).is_ok(),
+            Some(w) => w.reply.send(answer).is_ok(),
             None => false,
         }
     }
@@ -111,6 +139,63 @@ impl<T> Pending<T> {
     pub fn forget(&self, id: &str) {
         self.pending.lock().unwrap().remove(id);
     }
+}
+
+/// How long a server's question waits for the person before it is cancelled.
+pub(crate) const WAIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// The links of a `URLElicitationRequiredError` (`data.elicitations`), shown to the person as
+/// URL-mode questions; the call itself has already failed, so the answer only closes the
+/// question (and, for `accept`, whoever shows it opens the link). Links that fail the URL check
+/// are left out. Returns the links shown.
+pub(crate) fn ask_to_open(
+    server: &str,
+    bus: &crate::events::EventBus,
+    elicitations: &Elicitations,
+    data: Option<&Value>,
+) -> Vec<String> {
+    use crate::events::Event;
+    let mut shown = Vec::new();
+    let asks = data
+        .and_then(|d| d.get("elicitations"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for ask in asks {
+        let Some(url) = ask.get("url").and_then(Value::as_str) else {
+            continue;
+        };
+        let link = match crate::auth::browser::check_url(url) {
+            Ok(checked) => checked.to_string(),
+            Err(why) => {
+                tracing::warn!(%server, "left out a server's link: {why}");
+                continue;
+            }
+        };
+        let (id, reply) = elicitations.register_with_link(Some(link.clone()));
+        bus.publish(Event::ElicitationRequested {
+            server: server.into(),
+            id: id.clone(),
+            request: ask,
+        });
+        shown.push(link);
+        let (server, bus, elicitations) = (server.to_string(), bus.clone(), elicitations.clone());
+        tokio::spawn(async move {
+            let answer = tokio::time::timeout(WAIT, reply).await;
+            elicitations.forget(&id);
+            let action = match answer {
+                Ok(Ok(Answer::Accept(_))) => "accept",
+                Ok(Ok(Answer::Decline)) => "decline",
+                _ => "cancel",
+            };
+            bus.publish(Event::ElicitationFinished {
+                server,
+                id,
+                action: action.into(),
+            });
+        });
+    }
+    shown
 }
 
 /// The content a form would start with: every property's `default`. Answering with this is

@@ -72,7 +72,9 @@ pub enum Event {
     /// `notifications/resources/updated` for a resource subscribed to: read it again.
     ResourceUpdated { server: String, uri: String },
     /// The server asks the person for input (`elicitation/create`): `request` is MCP's
-    /// params (`mode`, `message`, `requestedSchema`). Answer with `Hub::answer_elicitation`.
+    /// params: `mode` "form" with `message` and `requestedSchema`, or `mode` "url" with
+    /// `message`, `url` (checked: https, or http to this machine) and `elicitationId`, where
+    /// accepting means opening the link. Answer with `Hub::answer_elicitation`.
     ElicitationRequested {
         server: String,
         id: String,
@@ -83,6 +85,13 @@ pub enum Event {
         server: String,
         id: String,
         action: String,
+    },
+    /// The server says the person finished what a URL-mode question sent them to do
+    /// (`notifications/elicitation/complete`): `elicitation_id` is the question's own id (the
+    /// `elicitationId` in its request), not Patchbay's.
+    ElicitationCompleted {
+        server: String,
+        elicitation_id: String,
     },
     /// The server asks for a model's reply (`sampling/createMessage`): `request` is MCP's
     /// params (`messages`, `systemPrompt`, `maxTokens`...). The person writes the reply and
@@ -98,12 +107,27 @@ pub enum Event {
         id: String,
         action: String,
     },
+    /// A notification the server sent (anything but progress), as its journal keeps it.
+    Notice {
+        server: String,
+        notice: crate::notices::Notice,
+    },
     /// A line the server's process wrote to stderr (or non-MCP text on stdout).
     ServerOutput { server: String, line: String },
     CallStarted {
         server: String,
         call_id: String,
         tool: String,
+    },
+    /// A call run as a task changed status: `working`, `input_required` (the server waits for
+    /// an answer, such as a question to the person), `completed`, `failed` or `cancelled`, with
+    /// the server's message.
+    TaskStatus {
+        server: String,
+        call_id: String,
+        task_id: String,
+        status: String,
+        message: Option<String>,
     },
     CallFinished {
         server: String,
@@ -135,10 +159,13 @@ impl Event {
             | Event::ResourceUpdated { server, .. }
             | Event::ElicitationRequested { server, .. }
             | Event::ElicitationFinished { server, .. }
+            | Event::ElicitationCompleted { server, .. }
             | Event::SamplingRequested { server, .. }
             | Event::SamplingFinished { server, .. }
+            | Event::Notice { server, .. }
             | Event::ServerOutput { server, .. }
             | Event::CallStarted { server, .. }
+            | Event::TaskStatus { server, .. }
             | Event::CallFinished { server, .. }
             | Event::LoginUrl { server, .. }
             | Event::LoginFinished { server, .. } => server,

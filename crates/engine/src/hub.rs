@@ -19,7 +19,7 @@ use crate::auth::{
 };
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
 use crate::catalog::{self, CatalogError, CompletionTarget, Listing, Page};
-use crate::config::{self, ConfigError, ImportPlan, ServerDef, TransportDef};
+use crate::config::{self, ConfigError, ImportPlan, RootDef, ServerDef, TransportDef};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
 use crate::store::{CallRecord, Store, StoreError};
@@ -47,6 +47,31 @@ pub enum HubError {
     Login(#[from] LoginError),
     #[error("server '{0}' runs as a local process; only remote servers log in")]
     NotRemote(String),
+    #[error("cannot save to {}: {message}", path.display())]
+    Save { path: PathBuf, message: String },
+}
+
+/// Writes a file whole or not at all: into a temporary file beside it, then renamed over it,
+/// so a crash or a full disk never leaves half a file under the chosen name.
+async fn write_whole(path: &Path, bytes: Vec<u8>) -> Result<u64, HubError> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let fail = |e: std::io::Error| HubError::Save {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(fail)?;
+        file.as_file().sync_all().map_err(fail)?;
+        file.persist(&path).map_err(|e| fail(e.error))?;
+        Ok(bytes.len() as u64)
+    })
+    .await
+    .expect("save task")
 }
 
 /// How to open a hub.
@@ -206,6 +231,10 @@ struct Inner {
     /// Live sessions by server name. Held briefly; never across an await.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     defs: Mutex<HashMap<String, ServerDef>>,
+    /// Serialises edits of a definition (update, enable, roots): each reads the current
+    /// definition, writes the store, then the memory copy and the session, so two edits at once
+    /// would otherwise each undo half of the other.
+    edits: tokio::sync::Mutex<()>,
 }
 
 /// A call that has been started; `finish` waits for its end.
@@ -250,6 +279,7 @@ impl Hub {
                 running: RunningCalls::default(),
                 sessions: Mutex::new(HashMap::new()),
                 defs: Mutex::new(HashMap::new()),
+                edits: tokio::sync::Mutex::new(()),
             }),
         };
         for def in defs {
@@ -324,6 +354,11 @@ impl Hub {
     /// The server's own output (stderr, non-MCP stdout), oldest first.
     pub fn server_log(&self, name: &str) -> Result<Vec<String>, HubError> {
         Ok(self.session(name)?.log().lines())
+    }
+
+    /// The notifications the server sent this session (all but progress), oldest first.
+    pub fn notifications(&self, name: &str) -> Result<Vec<crate::notices::Notice>, HubError> {
+        Ok(self.session(name)?.calls().notices.all())
     }
 
     /// State, negotiated capabilities and the server's own log, for the details panel.
@@ -401,6 +436,7 @@ impl Hub {
     /// connects if the server is enabled; a disabled server is disconnected and stays so.
     pub async fn update_server(&self, def: ServerDef) -> Result<(), HubError> {
         def.validate()?;
+        let _edit = self.inner.edits.lock().await;
         let old = self.session(&def.name)?;
         let previous = self.server(&def.name)?;
         self.inner.store.update_server(def.clone()).await?;
@@ -421,6 +457,7 @@ impl Hub {
 
     /// Enables (and connects) or disables (and disconnects) a server; remembered across starts.
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), HubError> {
+        let _edit = self.inner.edits.lock().await;
         let mut def = self.server(name)?;
         def.enabled = enabled;
         self.inner.store.update_server(def.clone()).await?;
@@ -431,6 +468,40 @@ impl Hub {
             self.disconnect(name).await?;
         }
         Ok(())
+    }
+
+    /// Replaces a server's roots (the folders it may work in). See `edit_roots`.
+    pub async fn set_roots(&self, name: &str, roots: Vec<RootDef>) -> Result<(), HubError> {
+        self.edit_roots(name, |r| {
+            *r = roots;
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Changes a server's roots with `edit` (read, change and write as one step, so two edits
+    /// at once never lose one). Stored first; a connected server is told at once and asks for
+    /// the new list, without reconnecting. Returns the new list. An `edit` error, or a list that
+    /// does not validate, changes nothing.
+    pub async fn edit_roots(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut Vec<RootDef>) -> Result<(), String>,
+    ) -> Result<Vec<RootDef>, HubError> {
+        let _edit = self.inner.edits.lock().await;
+        let mut def = self.server(name)?;
+        edit(&mut def.roots).map_err(|message| config::InvalidServer {
+            server: name.into(),
+            field: "roots",
+            message,
+        })?;
+        def.validate()?;
+        self.inner.store.update_server(def.clone()).await?;
+        let roots = def.roots.clone();
+        self.inner.defs.lock().unwrap().insert(name.into(), def);
+        self.session(name)?.set_roots(roots.clone()).await;
+        Ok(roots)
     }
 
     /// Reads another client's config file; stores nothing (see `apply_import`).
@@ -630,6 +701,12 @@ impl Hub {
         Ok(self.session(server)?.elicitations().answer(id, answer))
     }
 
+    /// The link a pending URL-mode question asks the person to open (already checked: https, or
+    /// http to this machine); whoever answers `accept` opens it.
+    pub fn elicitation_link(&self, server: &str, id: &str) -> Result<Option<String>, HubError> {
+        Ok(self.session(server)?.elicitations().link(id))
+    }
+
     /// Answers a server's `sampling/createMessage` with the person's reply, or rejects it;
     /// `false` when it is no longer waiting.
     pub fn answer_sampling(
@@ -679,6 +756,43 @@ impl Hub {
     pub async fn history(&self, name: &str, limit: usize) -> Result<Vec<CallRecord>, HubError> {
         self.server(name)?;
         Ok(self.inner.store.history(name, limit).await?)
+    }
+
+    /// Writes a past call's whole result (MCP's `CallToolResult`, as JSON) to `path`; returns
+    /// the bytes written.
+    pub async fn save_call_result(&self, call_id: &str, path: &Path) -> Result<u64, HubError> {
+        let record = self
+            .inner
+            .store
+            .call(call_id)
+            .await?
+            .ok_or_else(|| HubError::Save {
+                path: path.into(),
+                message: format!("call {call_id} is not in the history"),
+            })?;
+        let Some(result) = record.result else {
+            return Err(HubError::Save {
+                path: path.into(),
+                message: format!(
+                    "the call to '{}' has no result to save ({})",
+                    record.tool,
+                    record.error.as_deref().unwrap_or("it ended without one")
+                ),
+            });
+        };
+        let bytes = serde_json::to_vec_pretty(&result).expect("JSON values serialise");
+        write_whole(path, bytes).await
+    }
+
+    /// Reads a resource afresh and writes its contents to `path` (texts as UTF-8, blobs
+    /// decoded); returns the bytes written.
+    pub async fn save_resource(&self, name: &str, uri: &str, path: &Path) -> Result<u64, HubError> {
+        let read = self.read_resource(name, uri).await?;
+        let bytes = crate::preview::resource_bytes(&read).map_err(|message| HubError::Save {
+            path: path.into(),
+            message: format!("server '{name}': {message}"),
+        })?;
+        write_whole(path, bytes).await
     }
 
     /// The credentials and their refresh coordinator; opens the vault on first use.

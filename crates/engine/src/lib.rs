@@ -6,13 +6,17 @@ pub mod config;
 pub mod elicitation;
 pub mod events;
 mod hub;
+pub mod notices;
+pub mod preview;
+pub mod roots;
 pub mod session;
 pub mod store;
+mod tasks;
 pub mod transport;
 pub mod vault;
 
 pub use calls::{CallReport, CallRequest};
-pub use config::{ServerDef, TransportDef};
+pub use config::{RootDef, ServerDef, TransportDef};
 pub use events::{Event, EventBatch, ServerState};
 pub use hub::{Doctor, Hub, HubError, HubOptions, ServerDetails, ServerView, StartedCall};
 pub use store::{CallOutcome, CallRecord};

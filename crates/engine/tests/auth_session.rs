@@ -21,6 +21,7 @@ fn echo(message: &str) -> CallRequest {
             .as_object()
             .cloned(),
         timeout: Some(Duration::from_secs(20)),
+        task: false,
     }
 }
 

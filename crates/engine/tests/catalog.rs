@@ -145,6 +145,7 @@ async fn subscriptions_bring_resource_updates_and_log_level_and_ping_work() {
             tool: "toggle-subscriber-updates".into(),
             arguments: None,
             timeout: None,
+            task: false,
         })
         .await
         .unwrap();
@@ -189,6 +190,7 @@ async fn a_servers_question_is_answered_once_and_the_call_goes_on() {
         tool: "trigger-elicitation-request".into(),
         arguments: None,
         timeout: Some(Duration::from_secs(30)),
+        task: false,
     };
 
     for (answer, expect) in [
@@ -273,6 +275,7 @@ async fn sampling_is_answered_by_the_person() {
         tool: "trigger-sampling-request".into(),
         arguments: serde_json::json!({"prompt": "say hi"}).as_object().cloned(),
         timeout: Some(Duration::from_secs(30)),
+        task: false,
     };
     for (answer, expect) in [
         (
@@ -312,5 +315,55 @@ async fn sampling_is_answered_by_the_person() {
             + report.error.as_deref().unwrap_or_default();
         assert!(text.contains(expect), "{report:?}");
     }
+    hub.shutdown().await;
+}
+
+/// The journal keeps what the server sent besides answers (not progress), with log levels,
+/// and tells subscribers as each arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_are_kept_in_a_journal_with_their_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = connected(&dir).await;
+    let mut events = hub.subscribe();
+    let report = hub
+        .call_tool(patchbay_engine::CallRequest {
+            server: "ev".into(),
+            tool: "toggle-simulated-logging".into(),
+            arguments: None,
+            timeout: None,
+            task: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.error, None);
+    let logged = expect_event(
+        &mut events,
+        Duration::from_secs(15),
+        |e| matches!(e, Event::Notice { notice, .. } if notice.method == "notifications/message"),
+    )
+    .await;
+    let Event::Notice { server, notice } = logged else {
+        unreachable!()
+    };
+    assert_eq!(server, "ev");
+    let level = notice.level.clone().expect("a log message has a level");
+    assert!(
+        notice.params["data"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains(&level),
+        "{notice:?}"
+    );
+    let journal = hub.notifications("ev").unwrap();
+    assert!(journal.contains(&notice));
+    assert!(
+        journal
+            .iter()
+            .any(|n| n.method == "notifications/tools/list_changed"),
+        "{journal:?}"
+    );
+    assert!(journal.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(journal.iter().all(|n| n.method != "notifications/progress"));
     hub.shutdown().await;
 }

@@ -63,6 +63,7 @@ async fn no_token_appears_in_a_full_trace_log() {
         tool: "echo".into(),
         arguments: serde_json::json!({"message": "hi"}).as_object().cloned(),
         timeout: Some(Duration::from_secs(20)),
+        task: false,
     };
     assert_eq!(
         hub.call_tool(call()).await.unwrap().outcome,

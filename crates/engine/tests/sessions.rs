@@ -17,6 +17,7 @@ fn req(server: &str, tool: &str, args: serde_json::Value) -> CallRequest {
         tool: tool.into(),
         arguments: args.as_object().cloned(),
         timeout: None,
+        task: false,
     }
 }
 

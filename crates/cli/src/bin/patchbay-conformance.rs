@@ -141,6 +141,7 @@ async fn exercise(hub: &Hub, url: String, metadata_document: Option<String>) -> 
             tool: tool.name.to_string(),
             arguments: Some(Default::default()),
             timeout: Some(Duration::from_secs(10)),
+            task: false,
         };
         let mut report = hub.call_tool(call()).await?;
         // A 403 insufficient_scope: step up (one more login with the union of scopes), retry.

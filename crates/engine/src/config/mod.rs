@@ -36,6 +36,53 @@ pub struct ServerDef {
     /// Used only when no client id was entered; without it Patchbay registers itself (DCR).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_client_metadata_url: Option<String>,
+    /// Folders the server may work in (MCP roots), sent when it asks (`roots/list`); a change
+    /// is announced to a connected server with `notifications/roots/list_changed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<RootDef>>"))]
+    pub roots: Vec<RootDef>,
+}
+
+/// One MCP root: a `file://` URL of a folder, and the name a server may show for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RootDef {
+    pub uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl RootDef {
+    /// A root for a folder on this machine: the path must be absolute and name an existing
+    /// folder. The name defaults to the folder's own name.
+    pub fn from_folder(path: &std::path::Path, name: Option<String>) -> Result<RootDef, String> {
+        if !path.is_absolute() {
+            return Err(format!(
+                "{} is not an absolute path; give the full path of the folder",
+                path.display()
+            ));
+        }
+        if !path.is_dir() {
+            return Err(format!(
+                "{} is not a folder on this machine; check the path",
+                path.display()
+            ));
+        }
+        let uri = url::Url::from_directory_path(path)
+            .map_err(|_| format!("{} cannot be written as a file:// URL", path.display()))?;
+        let name = name
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()));
+        Ok(RootDef {
+            uri: uri.to_string(),
+            name,
+        })
+    }
+
+    /// The folder this root names, when its URL is a local `file://` path.
+    pub fn folder(&self) -> Option<PathBuf> {
+        url::Url::parse(&self.uri).ok()?.to_file_path().ok()
+    }
 }
 
 fn yes() -> bool {
@@ -93,6 +140,7 @@ impl ServerDef {
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             oauth_client_id: None,
             oauth_client_metadata_url: None,
+            roots: Vec::new(),
         }
     }
 
@@ -140,6 +188,7 @@ impl ServerDef {
                 ));
             }
         }
+        validate_roots(&self.roots).map_err(|m| bad("roots", m))?;
         match &self.transport {
             TransportDef::Stdio { command, env, .. } => {
                 if command.trim().is_empty() {
@@ -173,6 +222,24 @@ impl ServerDef {
         }
         Ok(())
     }
+}
+
+/// Roots are `file://` URLs (the only kind MCP defines), each named once.
+fn validate_roots(roots: &[RootDef]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for root in roots {
+        let usable = url::Url::parse(&root.uri).is_ok_and(|u| u.scheme() == "file");
+        if !usable {
+            return Err(format!(
+                "{:?} is not a file:// URL; a root is a folder, such as file:///home/me/project",
+                root.uri
+            ));
+        }
+        if !seen.insert(root.uri.trim_end_matches('/')) {
+            return Err(format!("{:?} is listed twice", root.uri));
+        }
+    }
+    Ok(())
 }
 
 /// A server name is how a person refers to it on the command line and in the UI.

@@ -3,36 +3,36 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use std::time::Duration;
-
-// Sampling is deprecated (SEP-2577) for protocol revisions after 2025-11-25, which today's
+// Sampling and roots are deprecated (SEP-2577) for protocol revisions after 2025-11-25, which today's
 // servers still speak.
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, Implementation,
     ServerNotification,
 };
 #[allow(deprecated)]
-use rmcp::model::{CreateMessageRequestParams, CreateMessageResult};
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ListRootsResult};
 use rmcp::service::{RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::{ClientHandler, ErrorData as McpError, RoleClient};
 
 use crate::elicitation::{Answer, Elicitations, SamplingAnswer, Samplings};
 use crate::events::{Event, EventBus};
+use crate::roots::Roots;
 
-/// How long a server's question waits for the person before it is cancelled.
-const ELICITATION_WAIT: Duration = Duration::from_secs(10 * 60);
+use crate::elicitation::WAIT as ELICITATION_WAIT;
 
 /// The client side of one connection. Notifications are observed in order by [`Observed`]
 /// rather than here, because rmcp runs notification handlers as separate tasks, which may
-/// reorder progress. Server requests: elicitation (form mode) is answered by whoever shows the
-/// person the form; sampling and roots come with their own slices of work.
+/// reorder progress. Server requests: elicitation (a form, or a link to open) is answered by
+/// whoever shows the person the question; sampling by the person too; roots from the server's
+/// definition.
 #[derive(Clone)]
 pub struct PatchbayClient {
     server: String,
     bus: EventBus,
     elicitations: Elicitations,
     samplings: Samplings,
+    roots: Roots,
 }
 
 impl PatchbayClient {
@@ -41,12 +41,14 @@ impl PatchbayClient {
         bus: EventBus,
         elicitations: Elicitations,
         samplings: Samplings,
+        roots: Roots,
     ) -> Self {
         PatchbayClient {
             server,
             bus,
             elicitations,
             samplings,
+            roots,
         }
     }
 }
@@ -55,9 +57,11 @@ impl PatchbayClient {
 impl ClientHandler for PatchbayClient {
     fn get_info(&self) -> ClientConfig {
         // Built from JSON: rmcp's capability types are non-exhaustive.
-        let capabilities: ClientCapabilities = serde_json::from_value(
-            serde_json::json!({ "elicitation": { "form": {} }, "sampling": {} }),
-        )
+        let capabilities: ClientCapabilities = serde_json::from_value(serde_json::json!({
+            "elicitation": { "form": {}, "url": {} },
+            "sampling": {},
+            "roots": { "listChanged": true },
+        }))
         .unwrap_or_default();
         ClientConfig::new(
             capabilities,
@@ -70,37 +74,56 @@ impl ClientHandler for PatchbayClient {
         request: ElicitRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, McpError> {
-        // URL mode is not offered (not in the capabilities): a server that asks anyway is
-        // declined rather than sent a form answer.
-        let answer = if matches!(request, ElicitRequestParams::FormElicitationParams { .. }) {
-            let (id, reply) = self.elicitations.register();
-            self.bus.publish(Event::ElicitationRequested {
-                server: self.server.clone(),
-                id: id.clone(),
-                request: serde_json::to_value(&request).unwrap_or_default(),
-            });
-            let answer = tokio::select! {
-                a = reply => a.unwrap_or(Answer::Cancel),
-                _ = context.ct.cancelled() => Answer::Cancel,
-                _ = tokio::time::sleep(ELICITATION_WAIT) => Answer::Cancel,
-            };
-            self.elicitations.forget(&id);
-            self.bus.publish(Event::ElicitationFinished {
-                server: self.server.clone(),
-                id,
-                action: match &answer {
-                    Answer::Accept(_) => "accept",
-                    Answer::Decline => "decline",
-                    Answer::Cancel => "cancel",
+        let link = match &request {
+            ElicitRequestParams::UrlElicitationParams { url, .. } => {
+                // The same rule as an authorization URL: only https (or http to this machine)
+                // ever reaches a browser. Anything else is declined without asking anyone.
+                match crate::auth::browser::check_url(url) {
+                    Ok(checked) => Some(checked.to_string()),
+                    Err(why) => {
+                        tracing::warn!(server = %self.server, "declined a server's link: {why}");
+                        return answer_json(Answer::Decline.to_result_json());
+                    }
                 }
-                .into(),
-            });
-            answer
-        } else {
-            Answer::Decline
+            }
+            _ => None,
         };
-        serde_json::from_value(answer.to_result_json())
-            .map_err(|e| McpError::internal_error(e.to_string(), None))
+        let url_mode = link.is_some();
+        let (id, reply) = self.elicitations.register_with_link(link);
+        self.bus.publish(Event::ElicitationRequested {
+            server: self.server.clone(),
+            id: id.clone(),
+            request: serde_json::to_value(&request).unwrap_or_default(),
+        });
+        let answer = tokio::select! {
+            a = reply => a.unwrap_or(Answer::Cancel),
+            _ = context.ct.cancelled() => Answer::Cancel,
+            _ = tokio::time::sleep(ELICITATION_WAIT) => Answer::Cancel,
+        };
+        self.elicitations.forget(&id);
+        self.bus.publish(Event::ElicitationFinished {
+            server: self.server.clone(),
+            id,
+            action: match &answer {
+                Answer::Accept(_) => "accept",
+                Answer::Decline => "decline",
+                Answer::Cancel => "cancel",
+            }
+            .into(),
+        });
+        answer_json(if url_mode {
+            answer.to_url_result_json()
+        } else {
+            answer.to_result_json()
+        })
+    }
+
+    /// The folders the person gave this server, read fresh for every request.
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, McpError> {
+        Ok(ListRootsResult::new(self.roots.to_mcp()))
     }
 
     /// Human in the loop: the person sees the request and writes (or edits) the reply.
@@ -143,6 +166,10 @@ impl ClientHandler for PatchbayClient {
             )),
         }
     }
+}
+
+fn answer_json(answer: serde_json::Value) -> Result<ElicitResult, McpError> {
+    serde_json::from_value(answer).map_err(|e| McpError::internal_error(e.to_string(), None))
 }
 
 pub type NotificationTap = Arc<dyn Fn(&ServerNotification) + Send + Sync>;

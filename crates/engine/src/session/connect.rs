@@ -19,6 +19,7 @@ use crate::auth::AuthContext;
 use crate::calls::CallRegistry;
 use crate::config::{ServerDef, TransportDef};
 use crate::events::EventBus;
+use crate::roots::Roots;
 use crate::transport::authorized::AuthorizedHttp;
 use crate::transport::sse::{SseClientTransport, SseTransportError};
 
@@ -102,6 +103,7 @@ pub(super) async fn connect(
     log: &ServerLog,
     calls: &Arc<CallRegistry>,
     auth: &AuthContext,
+    roots: &Roots,
     timeout: Duration,
     cancel: CancellationToken,
 ) -> Result<Live, ConnectError> {
@@ -117,6 +119,7 @@ pub(super) async fn connect(
         bus.clone(),
         calls.elicitations.clone(),
         calls.samplings.clone(),
+        roots.clone(),
     );
     match &def.transport {
         TransportDef::Stdio {

@@ -28,6 +28,7 @@ pub use process::ServerLog;
 use crate::calls::CallRegistry;
 use crate::config::ServerDef;
 use crate::events::{Event, EventBus, ServerState};
+use crate::roots::Roots;
 use connect::{ConnectError, connect};
 use process::ServerProcess;
 
@@ -103,6 +104,7 @@ pub struct Session {
     /// Whether a login for this server is running: requests that find the server waiting for
     /// a login wait for that login (and the reconnect after it) instead of failing.
     login_running: watch::Sender<bool>,
+    roots: Roots,
 }
 
 impl Session {
@@ -133,6 +135,7 @@ impl Session {
         });
         let calls = Arc::new(CallRegistry::default());
         let log = ServerLog::default();
+        let roots = Roots::new(def.roots.clone());
         let actor = Actor {
             def: def.clone(),
             bus,
@@ -142,6 +145,7 @@ impl Session {
             commands: rx,
             timings,
             auth,
+            roots: roots.clone(),
             failures: 0,
             retry_at: None,
             live: None,
@@ -156,7 +160,20 @@ impl Session {
             calls,
             log,
             login_running: watch::channel(false).0,
+            roots,
         })
+    }
+
+    /// Replaces the roots this session answers `roots/list` with and, while connected, tells
+    /// the server they changed (it asks again). The store must already hold `roots`.
+    pub(crate) async fn set_roots(&self, roots: Vec<crate::config::RootDef>) {
+        self.roots.set(roots);
+        if let Some(peer) = self.snapshot().peer {
+            // Best effort: a server that dropped meanwhile gets the new list when it reconnects.
+            if let Err(e) = peer.notify_roots_list_changed().await {
+                tracing::debug!(server = %self.name, "could not announce the new roots: {e}");
+            }
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -353,6 +370,8 @@ struct Actor {
     timings: SessionTimings,
     /// Tokens for remote servers that need a login.
     auth: crate::auth::AuthContext,
+    /// What the client answers `roots/list` with; shared with the `Session` handle.
+    roots: Roots,
     /// Consecutive failures, for the backoff.
     failures: u32,
     retry_at: Option<tokio::time::Instant>,
@@ -538,6 +557,7 @@ impl Actor {
                 &self.log,
                 &self.calls,
                 &self.auth,
+                &self.roots,
                 self.timings.connect_timeout,
                 cancel.clone(),
             );

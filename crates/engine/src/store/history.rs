@@ -28,6 +28,20 @@ impl Store {
         .await
     }
 
+    /// One call by its id, if it is in the history.
+    pub async fn call(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let call_id = call_id.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT call_id, server, tool, arguments, result, error, outcome, started_at_ms, duration_ms
+                 FROM call_history WHERE call_id = ?1",
+            )?;
+            let mut rows = stmt.query_map(params![call_id], Row::read)?;
+            rows.next().transpose()?.map(Row::decode).transpose()
+        })
+        .await
+    }
+
     /// The server's most recent calls, newest first, at most `limit`.
     pub async fn history(&self, server: &str, limit: usize) -> Result<Vec<CallRecord>, StoreError> {
         let server = server.to_string();
@@ -38,19 +52,7 @@ impl Store {
                  FROM call_history WHERE server = ?1
                  ORDER BY started_at_ms DESC, rowid DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![server, limit], |r| {
-                Ok(Row {
-                    call_id: r.get(0)?,
-                    server: r.get(1)?,
-                    tool: r.get(2)?,
-                    arguments: r.get(3)?,
-                    result: r.get(4)?,
-                    error: r.get(5)?,
-                    outcome: r.get(6)?,
-                    started_at_ms: r.get(7)?,
-                    duration_ms: r.get(8)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![server, limit], Row::read)?;
             rows.map(|row| row?.decode()).collect()
         })
         .await
@@ -71,6 +73,21 @@ struct Row {
 }
 
 impl Row {
+    /// The columns in the order both queries select them.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            call_id: r.get(0)?,
+            server: r.get(1)?,
+            tool: r.get(2)?,
+            arguments: r.get(3)?,
+            result: r.get(4)?,
+            error: r.get(5)?,
+            outcome: r.get(6)?,
+            started_at_ms: r.get(7)?,
+            duration_ms: r.get(8)?,
+        })
+    }
+
     fn decode(self) -> Result<CallRecord, StoreError> {
         let json = |what: &str, text: &str| {
             serde_json::from_str(text)
