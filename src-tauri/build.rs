@@ -42,6 +42,14 @@ const COMMANDS: &[&str] = &[
     "complete",
     "ping",
     "set_log_level",
+    "pick_folder",
+    "add_root",
+    "remove_root",
+    "save_call_result",
+    "save_resource",
+    "complete_template",
+    "subscribe_resource",
+    "notifications",
 ];
 
 const STAND_IN: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Patchbay</title></head>\

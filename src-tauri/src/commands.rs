@@ -1,17 +1,21 @@
 //! The window's commands: each one calls the engine's `Hub` and nothing more. Errors reach the
 //! UI as `{ message, field }`, where `field` names the form field a validation error is about.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use patchbay_engine::auth::AuthStatus;
 use patchbay_engine::auth::LogoutReport;
 use patchbay_engine::auth::browser::BrowserMode;
+use patchbay_engine::calls::PastCall;
 use patchbay_engine::catalog::{CompletionTarget, Listing, Page};
 use patchbay_engine::config::ImportPlan;
 use patchbay_engine::elicitation::{Answer, SamplingAnswer};
+use patchbay_engine::notices::Notice;
+use patchbay_engine::preview::{Preview, preview};
 use patchbay_engine::vault::Secret;
 use patchbay_engine::{
-    CallRecord, CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, ServerDef,
+    CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, RootDef, ServerDef,
     ServerDetails, ServerView,
 };
 use serde::Serialize;
@@ -85,6 +89,14 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         complete,
         ping,
         set_log_level,
+        pick_folder,
+        add_root,
+        remove_root,
+        save_call_result,
+        save_resource,
+        complete_template,
+        subscribe_resource,
+        notifications,
     ]
 }
 
@@ -109,6 +121,12 @@ fn subscribe(
 #[tauri::command]
 async fn list_servers(hub: State<'_, Hub>) -> Result<Vec<ServerView>> {
     Ok(hub.servers().await?)
+}
+
+/// The notifications the server sent this session (all but progress), oldest first.
+#[tauri::command]
+fn notifications(hub: State<'_, Hub>, name: String) -> Result<Vec<Notice>> {
+    Ok(hub.notifications(&name)?)
 }
 
 #[tauri::command]
@@ -249,6 +267,7 @@ async fn call_tool(
     server: String,
     tool: String,
     arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    task: bool,
     on_started: Channel<String>,
 ) -> Result<CallReport> {
     let started = hub.start_call(CallRequest {
@@ -256,9 +275,11 @@ async fn call_tool(
         tool,
         arguments,
         timeout: None,
+        task,
     })?;
     let _ = on_started.send(started.call_id.clone());
-    Ok(started.finish().await)
+    // A huge result stays in the history, whole, for `save_call_result`.
+    Ok(started.finish().await.for_window())
 }
 
 #[tauri::command]
@@ -267,8 +288,58 @@ fn cancel_call(hub: State<'_, Hub>, call_id: String) -> bool {
 }
 
 #[tauri::command]
-async fn history(hub: State<'_, Hub>, name: String, limit: usize) -> Result<Vec<CallRecord>> {
-    Ok(hub.history(&name, limit).await?)
+async fn history(hub: State<'_, Hub>, name: String, limit: usize) -> Result<Vec<PastCall>> {
+    Ok(hub
+        .history(&name, limit)
+        .await?
+        .into_iter()
+        .map(PastCall::from)
+        .collect())
+}
+
+/// Asks where to save, with a native dialog; `None` when the person closed it.
+async fn pick_save_path(app: &AppHandle, title: &str, file_name: &str) -> Option<PathBuf> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title(title)
+        .set_file_name(file_name)
+        .save_file(move |path| {
+            let _ = tx.send(path);
+        });
+    rx.await.ok().flatten().and_then(|p| p.into_path().ok())
+}
+
+/// Saves a past call's whole result where the person chooses; the path, or `None` when they
+/// closed the dialog.
+#[tauri::command]
+async fn save_call_result(
+    app: AppHandle,
+    hub: State<'_, Hub>,
+    call_id: String,
+    file_name: String,
+) -> Result<Option<String>> {
+    let Some(path) = pick_save_path(&app, "Save the whole result", &file_name).await else {
+        return Ok(None);
+    };
+    hub.save_call_result(&call_id, &path).await?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Reads a resource afresh and saves its contents (decoded) where the person chooses.
+#[tauri::command]
+async fn save_resource(
+    app: AppHandle,
+    hub: State<'_, Hub>,
+    name: String,
+    uri: String,
+    file_name: String,
+) -> Result<Option<String>> {
+    let Some(path) = pick_save_path(&app, "Save the resource", &file_name).await else {
+        return Ok(None);
+    };
+    hub.save_resource(&name, &uri, &path).await?;
+    Ok(Some(path.display().to_string()))
 }
 
 /// A native file picker for a Claude Desktop, VS Code or Cursor config file.
@@ -347,9 +418,11 @@ fn ui_painted(started: State<'_, Started>, servers: usize) {
 }
 
 /// The person's answer to a server's question: `accept` (with `content`), `decline` or
-/// `cancel`. `false` when the question is no longer open.
+/// `cancel`. Accepting a URL-mode question opens its link (checked by the engine: https, or
+/// http to this machine) in the system browser. `false` when the question is no longer open.
 #[tauri::command]
 fn answer_elicitation(
+    app: AppHandle,
     hub: State<'_, Hub>,
     server: String,
     id: String,
@@ -360,7 +433,20 @@ fn answer_elicitation(
         message: format!("{action:?} is not an answer; use accept, decline or cancel"),
         field: None,
     })?;
-    Ok(hub.answer_elicitation(&server, &id, answer)?)
+    let link = match answer {
+        Answer::Accept(_) => hub.elicitation_link(&server, &id)?,
+        _ => None,
+    };
+    let open = hub.answer_elicitation(&server, &id, answer)?;
+    if open && let Some(link) = link {
+        app.opener()
+            .open_url(link, None::<&str>)
+            .map_err(|e| CommandError {
+                message: format!("could not open the browser: {e}"),
+                field: None,
+            })?;
+    }
+    Ok(open)
 }
 
 /// The person's reply to a server's sampling request (`text`, approved), or `None` to reject.
@@ -404,13 +490,10 @@ async fn list_catalog(
     Ok(hub.list(&name, listing, cursor).await?)
 }
 
+/// A resource's contents, shortened if huge (`save_resource` writes the whole).
 #[tauri::command]
-async fn read_resource(
-    hub: State<'_, Hub>,
-    name: String,
-    uri: String,
-) -> Result<serde_json::Value> {
-    Ok(hub.read_resource(&name, &uri).await?)
+async fn read_resource(hub: State<'_, Hub>, name: String, uri: String) -> Result<Preview> {
+    Ok(preview(hub.read_resource(&name, &uri).await?))
 }
 
 #[tauri::command]
@@ -437,6 +520,36 @@ async fn complete(
         .await?)
 }
 
+/// Suggestions for a resource template's variable as typed so far.
+#[tauri::command]
+async fn complete_template(
+    hub: State<'_, Hub>,
+    name: String,
+    uri_template: String,
+    argument: String,
+    typed: String,
+) -> Result<Vec<String>> {
+    Ok(hub
+        .complete(
+            &name,
+            CompletionTarget::ResourceTemplate(uri_template),
+            &argument,
+            &typed,
+        )
+        .await?)
+}
+
+/// Subscribes to a resource's updates (`on`) or stops; updates arrive as `resource_updated`.
+#[tauri::command]
+async fn subscribe_resource(
+    hub: State<'_, Hub>,
+    name: String,
+    uri: String,
+    on: bool,
+) -> Result<()> {
+    Ok(hub.subscribe_resource(&name, &uri, on).await?)
+}
+
 /// The round trip to the server, in milliseconds.
 #[tauri::command]
 async fn ping(hub: State<'_, Hub>, name: String) -> Result<f64> {
@@ -446,4 +559,44 @@ async fn ping(hub: State<'_, Hub>, name: String) -> Result<f64> {
 #[tauri::command]
 async fn set_log_level(hub: State<'_, Hub>, name: String, level: String) -> Result<()> {
     Ok(hub.set_log_level(&name, &level).await?)
+}
+
+/// A native folder picker, for a root.
+#[tauri::command]
+async fn pick_folder(app: AppHandle) -> Option<String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("A folder the server may work in")
+        .pick_folder(move |path| {
+            let _ = tx.send(path);
+        });
+    rx.await
+        .ok()
+        .flatten()
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string())
+}
+
+/// Adds a folder to the server's roots; the new list comes back.
+#[tauri::command]
+async fn add_root(hub: State<'_, Hub>, name: String, folder: String) -> Result<Vec<RootDef>> {
+    let folder = std::path::PathBuf::from(folder.trim());
+    Ok(hub
+        .edit_roots(&name, |roots| {
+            roots.push(RootDef::from_folder(&folder, None)?);
+            Ok(())
+        })
+        .await?)
+}
+
+/// Removes a root (by its URL); the new list comes back.
+#[tauri::command]
+async fn remove_root(hub: State<'_, Hub>, name: String, uri: String) -> Result<Vec<RootDef>> {
+    Ok(hub
+        .edit_roots(&name, |roots| {
+            roots.retain(|r| r.uri != uri);
+            Ok(())
+        })
+        .await?)
 }

@@ -1,6 +1,6 @@
 // The desktop app end to end, as a person uses it: add server-everything over stdio and watch
 // it connect, run a long operation and watch its progress, cancel a call, answer the server's
-// question (elicitation) and its sampling request in dialogs, kill the server's
+// question (elicitation) and its sampling request in dialogs, run a tool as a task, kill the server's
 // process and watch it recover, log in to an OAuth-protected server and log out. Screenshots of
 // the main views go to docs/screenshots.
 import { $, browser, expect } from '@wdio/globals';
@@ -137,11 +137,21 @@ describe('Patchbay', () => {
     const dialog = $('[role="dialog"]');
     await dialog.waitForDisplayed({ timeout: 15000 });
     await expect(dialog).toHaveText(expect.stringContaining('everything asks'));
+    // A real form, titled enums and multi-selects included, with the schema's defaults.
+    await expect(dialog.$('#arg-titledSingleSelectEnum')).toHaveValue('hero-1');
+    await expect(dialog.$('label*=Tuna').$('input')).toBeSelected();
+    await dialog.$('label*=Salmon').click();
+    // `name` is required and has no default: Accept names it and sends nothing.
+    await dialog.$('button=Accept').click();
+    await expect(dialog.$('#arg-name-error')).toHaveText('required');
+    await dialog.$('#arg-name').setValue('Ada Lovelace');
     await shot('question');
     await dialog.$('button=Accept').click();
     await dialog.waitForDisplayed({ reverse: true, timeout: 10000 });
     await $('section.result').waitForExist({ timeout: 15000 });
     await expect($('section.result')).toHaveText(expect.stringContaining('User provided the requested information'));
+    await expect($('section.result')).toHaveText(expect.stringContaining('Ada Lovelace'));
+    await expect($('section.result')).toHaveText(expect.stringContaining('fish-2'));
   });
 
   it('asks the person for a sampling reply and sends what they wrote', async () => {
@@ -157,6 +167,29 @@ describe('Patchbay', () => {
     await dialog.waitForDisplayed({ reverse: true, timeout: 10000 });
     await $('section.result').waitForExist({ timeout: 15000 });
     await expect($('section.result')).toHaveText(expect.stringContaining('Hello from the person at the keyboard'));
+  });
+
+  it('runs a tool as a task, follows its status, and answers its question on the way', async () => {
+    await $('button[data-tool="simulate-research-query"]').click();
+    await $('#arg-topic').setValue('python');
+    await $('#arg-ambiguous').click();
+    await $('label*=Run as a task').click();
+    await $('button=Run').click();
+    await expect($('.task-status')).toHaveText(expect.stringContaining('working'));
+    const dialog = $('[role="dialog"]');
+    await dialog.waitForDisplayed({ timeout: 20000 });
+    // The titled choices of the server's oneOf, shown by title, sent by value.
+    await dialog.$('select').selectByVisibleText('Python snake species');
+    // The task waits for this answer, and says so.
+    await expect($('.log')).toHaveText(expect.stringContaining('task input required'), { wait: 10000 });
+    await shot('task-question');
+    await dialog.$('button=Accept').click();
+    await dialog.waitForDisplayed({ reverse: true, timeout: 10000 });
+    await $('section.result').waitForExist({ timeout: 30000 });
+    await expect($('section.result')).toHaveAttribute('data-outcome', 'ok');
+    await expect($('section.result')).toHaveText(expect.stringContaining('Clarification**: snake'));
+    await expect($('.log')).toHaveText(expect.stringContaining('task completed'));
+    await shot('task');
   });
 
   it('shows the error badge when the server process dies, then recovers by itself', async () => {

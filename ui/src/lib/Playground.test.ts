@@ -21,12 +21,13 @@ const tools = [
   { name: 'refs', inputSchema: { type: 'object', properties: { a: { $ref: '#/$defs/a' } } } },
 ];
 
-async function setup() {
+async function setup(extra: Parameters<typeof fakeBackend>[0] = {}) {
   let finish: (report: unknown) => void = () => {};
   const backend = fakeBackend({
     list_servers: () => [stdioServer('ev')],
     list_tools: () => tools,
     history: () => [],
+    ...extra,
     cancel_call: () => true,
     call_tool: (args) => {
       (args.onStarted as Channel<string>).onmessage('call-1');
@@ -58,7 +59,7 @@ describe('the playground', () => {
     await user.type(duration, '3');
     await user.click(screen.getByRole('button', { name: 'Run' }));
     const run = backend.calls.find((c) => c.cmd === 'call_tool')!;
-    expect(run.args).toMatchObject({ server: 'ev', tool: 'trigger-long-running-operation', arguments: { duration: 3, steps: 5 } });
+    expect(run.args).toMatchObject({ server: 'ev', tool: 'trigger-long-running-operation', arguments: { duration: 3, steps: 5 }, task: false });
 
     backend.emit({ event: 'progress', server: 'ev', call_id: 'call-1', progress: 2, total: 5, message: null });
     await vi.waitFor(() => expect(screen.getByRole('progressbar', { name: 'Progress' })).toHaveAttribute('value', '2'));
@@ -121,5 +122,116 @@ describe('the playground', () => {
     expect(screen.getByRole('img')).toHaveAttribute('src', 'data:image/png;base64,iVBORw0KGgo=');
     expect(result).toHaveTextContent('test://static/resource/1');
     expect(result).toHaveTextContent('structuredContent');
+  });
+
+  it('says how much of a huge result it shows, leaves a too-large image out, and saves the whole', async () => {
+    let answer: string | null = '/home/me/echo-result.json';
+    const { backend, finish } = await setup({ save_call_result: () => answer });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /echo/ }));
+    await user.type(screen.getByLabelText(/message/), 'big');
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    finish({
+      call_id: 'call-1', server: 'ev', tool: 'echo', outcome: 'ok', duration_ms: 900, duration_us: 900000,
+      result: { content: [{ type: 'text', text: 'x'.repeat(1000) }, { type: 'image', data: '', mimeType: 'image/png' }] },
+      cut: { total_bytes: 10_000_120, shown_bytes: 262_300 },
+    });
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('This result is 10.0 MB; the window shows 262 kB of it');
+    expect(screen.queryByRole('img')).toBeNull();
+    expect(result).toHaveTextContent('too large to show here');
+
+    await user.click(screen.getByRole('button', { name: 'Save whole result…' }));
+    expect(backend.calls.find((c) => c.cmd === 'save_call_result')?.args).toEqual({ callId: 'call-1', fileName: 'echo-result.json' });
+    expect(await screen.findByText('Saved the whole result to /home/me/echo-result.json.')).toHaveAttribute('role', 'status');
+
+    // A closed dialog says nothing.
+    answer = null;
+    await user.click(screen.getByRole('button', { name: 'Save whole result…' }));
+    await vi.waitFor(() => expect(result).not.toHaveTextContent('Saved the whole result'));
+  });
+
+  it('will not fill in again arguments that were too large to keep for the window', async () => {
+    const past = (id: string, cut: boolean) => ({
+      call_id: id, server: 'ev', tool: 'echo', arguments: { message: 'x' }, result: null, error: null,
+      outcome: 'ok', started_at_ms: 0, duration_ms: 5, arguments_cut: cut,
+    });
+    await setup({ history: () => [past('a', true), past('b', false)] });
+    const earlier = await screen.findByRole('list', { name: 'Earlier calls' });
+    await vi.waitFor(() => expect(earlier.querySelectorAll('button:not([disabled])')).toHaveLength(1));
+    const [first, second] = [...earlier.querySelectorAll('button')];
+    expect(first).toBeDisabled();
+    expect(first).toHaveAccessibleDescription('(its arguments are too large to fill in again)');
+    expect(second).toBeEnabled();
+  });
+
+  it('runs a tool as a task when asked, and shows the task’s status and its lines in the log', async () => {
+    const { backend, finish } = await setup();
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /Trigger Long Running/ }));
+    const asTask = screen.getByRole('checkbox', { name: 'Run as a task' });
+    expect(asTask).not.toBeChecked();
+    await user.click(asTask);
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    const run = backend.calls.find((c) => c.cmd === 'call_tool')!;
+    expect(Object.keys(run.args).sort()).toEqual(['arguments', 'onStarted', 'server', 'task', 'tool']);
+    expect(run.args).toMatchObject({ server: 'ev', tool: 'trigger-long-running-operation', arguments: { duration: 10, steps: 5 }, task: true });
+
+    const task = { event: 'task_status', server: 'ev', call_id: 'call-1', task_id: '7f3a9c21-5b6e-4d0a-9e8f-0c1d2e3f4a5b' } as const;
+    backend.emit({ ...task, status: 'working', message: 'Gathering sources…' });
+    const status = await screen.findByText('Task 7f3a9c21: working · Gathering sources…');
+    expect(status).toHaveAttribute('role', 'status');
+    expect(status).toHaveAttribute('aria-live', 'polite');
+    backend.emit({ ...task, status: 'input_required', message: null });
+    await vi.waitFor(() => expect(status).toHaveTextContent(/^Task 7f3a9c21: waiting for your answer$/));
+
+    const log = screen.getByRole('log', { name: 'Call log' });
+    const lines = [...log.querySelectorAll('li.task')].map((li) => li.textContent?.trim());
+    expect(lines).toEqual(['task working: Gathering sources…', 'task input required']);
+
+    // Cancel works as for any call (the engine sends tasks/cancel).
+    await user.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(backend.calls.find((c) => c.cmd === 'cancel_call')?.args).toEqual({ callId: 'call-1' });
+    backend.emit({ ...task, status: 'cancelled', message: null });
+    await vi.waitFor(() => expect(status).toHaveTextContent(/^Task 7f3a9c21: cancelled$/));
+    finish({ call_id: 'call-1', server: 'ev', tool: 'trigger-long-running-operation', outcome: 'cancelled', error: 'cancelled by the user', result: null, duration_ms: 50, duration_us: 50000 });
+    await screen.findByRole('region', { name: 'Result' });
+  });
+
+  it('ticks “Run as a task” for a tool that said it requires one, and says why', async () => {
+    const { backend, finish } = await setup();
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /echo/ }));
+    await user.type(screen.getByLabelText(/message/), 'hi');
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    expect(backend.calls.find((c) => c.cmd === 'call_tool')?.args).toMatchObject({ task: false });
+    finish({
+      call_id: 'call-1', server: 'ev', tool: 'echo', outcome: 'tool_error', error: null, duration_ms: 3, duration_us: 3000,
+      result: { isError: true, content: [{ type: 'text', text: "MCP error -32601: Tool echo requires task augmentation (taskSupport: 'required')" }] },
+    });
+    await screen.findByRole('region', { name: 'Result' });
+    const asTask = screen.getByRole('checkbox', { name: 'Run as a task' });
+    await vi.waitFor(() => expect(asTask).toBeChecked());
+    expect(asTask).toHaveAccessibleDescription(/said it requires running as a task/);
+
+    // Another tool starts plain; back to this one, ticked again.
+    await user.click(screen.getByRole('button', { name: /Trigger Long Running/ }));
+    expect(screen.getByRole('checkbox', { name: 'Run as a task' })).not.toBeChecked();
+    expect(screen.queryByText(/said it requires running as a task/)).toBeNull();
+    await user.click(screen.getByRole('button', { name: /echo/ }));
+    expect(screen.getByRole('checkbox', { name: 'Run as a task' })).toBeChecked();
+    expect(screen.getByText(/said it requires running as a task/)).toBeInTheDocument();
+  });
+
+  it('remembers from the history that a tool requires a task', async () => {
+    const past = {
+      call_id: 'old', server: 'ev', tool: 'echo', arguments: { message: 'x' }, result: null, arguments_cut: false,
+      error: 'MCP error -32601: Tool echo requires task augmentation (taskSupport: \'required\')',
+      outcome: 'failed', started_at_ms: 0, duration_ms: 5,
+    };
+    await setup({ history: () => [past] });
+    await screen.findByRole('list', { name: 'Earlier calls' });
+    await userEvent.setup().click(await screen.findByRole('button', { name: /echo/ }));
+    expect(screen.getByRole('checkbox', { name: 'Run as a task' })).toBeChecked();
   });
 });

@@ -22,8 +22,26 @@ describe('the server form', () => {
       request_timeout_secs: 60,
       oauth_client_id: null,
       oauth_client_metadata_url: null,
+      roots: [],
     });
     expect(onsaved).toHaveBeenCalledWith('everything');
+  });
+
+  it('keeps the roots, which it does not edit, when a server is saved', async () => {
+    const backend = fakeBackend({ update_server: () => null });
+    const existing = {
+      name: 'ev',
+      transport: { type: 'stdio' as const, command: 'node', args: ['s.js'], env: {}, cwd: null },
+      enabled: true,
+      request_timeout_secs: 60,
+      roots: [{ uri: 'file:///home/me/alpha/', name: 'alpha' }],
+    };
+    render(ServerForm, { existing, onsaved: () => {}, oncancel: () => {} });
+    const user = userEvent.setup();
+    await user.clear(screen.getByLabelText('Command'));
+    await user.type(screen.getByLabelText('Command'), 'deno');
+    await user.click(screen.getByRole('button', { name: 'Save' }));
+    expect(backend.calls[0].args.def).toMatchObject({ transport: { command: 'deno' }, roots: existing.roots });
   });
 
   it('shows the engine’s validation message beside the field it names, and stays open', async () => {

@@ -2,13 +2,16 @@
 // (generated into ./bindings by ts-rs). Components never call `invoke` themselves.
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { AuthStatus } from './bindings/AuthStatus';
-import type { CallRecord } from './bindings/CallRecord';
 import type { CallReport } from './bindings/CallReport';
 import type { Doctor } from './bindings/Doctor';
 import type { EventBatch } from './bindings/EventBatch';
 import type { ImportPlan } from './bindings/ImportPlan';
 import type { LogoutReport } from './bindings/LogoutReport';
+import type { Notice } from './bindings/Notice';
 import type { Page } from './bindings/Page';
+import type { PastCall } from './bindings/PastCall';
+import type { Preview } from './bindings/Preview';
+import type { RootDef } from './bindings/RootDef';
 import type { ServerDef } from './bindings/ServerDef';
 import type { ServerDetails } from './bindings/ServerDetails';
 import type { ServerView } from './bindings/ServerView';
@@ -43,6 +46,8 @@ export const api = {
   },
   listServers: () => invoke<ServerView[]>('list_servers'),
   serverDetails: (name: string) => invoke<ServerDetails>('server_details', { name }),
+  /** What the server sent this session besides answers (all but progress), oldest first. */
+  notifications: (name: string) => invoke<Notice[]>('notifications', { name }),
   addServer: (def: ServerDef, clientSecret?: string) =>
     invoke<void>('add_server', { def, clientSecret: clientSecret || null }),
   updateServer: (def: ServerDef) => invoke<void>('update_server', { def }),
@@ -56,25 +61,35 @@ export const api = {
   logout: (name: string) => invoke<LogoutReport>('logout', { name }),
   authStatus: (name: string) => invoke<AuthStatus>('auth_status', { name }),
   listTools: (name: string) => invoke<Tool[]>('list_tools', { name }),
-  /** Runs a tool; `onStarted` gets the call id at once (for cancel and progress). */
+  /**
+   * Runs a tool (as a task when `task`); `onStarted` gets the call id at once (for cancel,
+   * progress and task status).
+   */
   callTool(
     server: string,
     tool: string,
     args: Record<string, JsonValue> | null,
     onStarted: (callId: string) => void,
+    task = false,
   ): Promise<CallReport> {
     const started = new Channel<string>();
     started.onmessage = onStarted;
-    return invoke<CallReport>('call_tool', { server, tool, arguments: args, onStarted: started });
+    return invoke<CallReport>('call_tool', { server, tool, arguments: args, task, onStarted: started });
   },
   cancelCall: (callId: string) => invoke<boolean>('cancel_call', { callId }),
-  history: (name: string, limit = 50) => invoke<CallRecord[]>('history', { name, limit }),
+  /** Past calls, newest first, without their results (see `saveCallResult`). */
+  history: (name: string, limit = 50) => invoke<PastCall[]>('history', { name, limit }),
+  /** Saves a past call's whole result where the person chooses; the path, or null if they closed the dialog. */
+  saveCallResult: (callId: string, fileName: string) => invoke<string | null>('save_call_result', { callId, fileName }),
   pickImportFile: () => invoke<string | null>('pick_import_file'),
   previewImport: (path: string) => invoke<ImportPlan>('preview_import', { path }),
   importServers: (path: string) => invoke<ImportPlan>('import_servers', { path }),
   exportServers: () => invoke<JsonValue>('export_servers'),
   doctor: () => invoke<Doctor>('doctor'),
-  /** Answers a server's question (elicitation); false when it is no longer open. */
+  /**
+   * Answers a server's question (elicitation); false when it is no longer open. Accepting a
+   * question with a link (URL mode) opens it in the browser.
+   */
   answerElicitation: (
     server: string,
     id: string,
@@ -87,7 +102,14 @@ export const api = {
   /** One page of a server's resources, resource templates or prompts (MCP's own JSON). */
   listCatalog: (name: string, what: 'resources' | 'templates' | 'prompts', cursor?: string) =>
     invoke<Page>('list_catalog', { name, what, cursor: cursor ?? null }),
-  readResource: (name: string, uri: string) => invoke<JsonValue>('read_resource', { name, uri }),
+  /** A resource's contents (MCP's ReadResourceResult), shortened if huge: `cut` says so. */
+  readResource: (name: string, uri: string) => invoke<Preview>('read_resource', { name, uri }),
+  /** Reads a resource afresh and saves it (decoded) where the person chooses; the path, or null. */
+  saveResource: (name: string, uri: string, fileName: string) => invoke<string | null>('save_resource', { name, uri, fileName }),
+  /** Subscribes to a resource's updates (`resource_updated` events), or stops. */
+  subscribeResource: (name: string, uri: string, on: boolean) => invoke<void>('subscribe_resource', { name, uri, on }),
+  completeTemplate: (name: string, uriTemplate: string, argument: string, typed: string) =>
+    invoke<string[]>('complete_template', { name, uriTemplate, argument, typed }),
   getPrompt: (name: string, prompt: string, args: Record<string, string>) =>
     invoke<JsonValue>('get_prompt', { name, prompt, arguments: args }),
   complete: (name: string, prompt: string, argument: string, typed: string) =>
@@ -95,6 +117,11 @@ export const api = {
   /** Round trip in milliseconds. */
   ping: (name: string) => invoke<number>('ping', { name }),
   setLogLevel: (name: string, level: string) => invoke<void>('set_log_level', { name, level }),
+  /** A native folder picker; null when the person closed it. */
+  pickFolder: () => invoke<string | null>('pick_folder'),
+  /** Adds a folder (an absolute path) to a server's roots; the new list comes back. */
+  addRoot: (name: string, folder: string) => invoke<RootDef[]>('add_root', { name, folder }),
+  removeRoot: (name: string, uri: string) => invoke<RootDef[]>('remove_root', { name, uri }),
   /** Tells the backend the first server list is on screen (for the startup figure). */
   uiPainted: (servers: number) => invoke<void>('ui_painted', { servers }),
 };

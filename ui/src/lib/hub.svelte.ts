@@ -5,12 +5,13 @@ import { api, errorMessage } from './api';
 import type { CallOutcome } from './bindings/CallOutcome';
 import type { EventBatch } from './bindings/EventBatch';
 import type { HubEvent } from './bindings/HubEvent';
+import type { Notice } from './bindings/Notice';
 import type { ServerState } from './bindings/ServerState';
 import type { ServerView } from './bindings/ServerView';
 import type { JsonValue } from './bindings/serde_json/JsonValue';
 
 export interface LogLine {
-  kind: 'progress' | 'log';
+  kind: 'progress' | 'log' | 'task';
   text: string;
   level?: string;
 }
@@ -24,14 +25,31 @@ export interface RunningCall {
   message: string | null;
   log: LogLine[];
   outcome: CallOutcome | null;
+  /** Set when the call runs as a task: its id and latest status. */
+  task: { id: string; status: string; message: string | null } | null;
 }
 
-/** A server's question to the person (elicitation), open until answered or withdrawn. */
+/**
+ * A server's question to the person (elicitation), open until answered or withdrawn: a form
+ * (`schema`), or a link to open (`url`, already checked by the engine) when `mode` is 'url'.
+ */
 export interface Question {
   server: string;
   id: string;
+  mode: 'form' | 'url';
   message: string;
   schema: Record<string, unknown>;
+  url?: string;
+  /** The server's own id for a URL-mode question (what `elicitation_completed` names). */
+  elicitationId?: string;
+}
+
+/** A link the person accepted to open; shown until the server says it is done, or dismissed. */
+export interface LinkWait {
+  server: string;
+  elicitationId: string;
+  message: string;
+  url: string;
 }
 
 /** A server's request for a model's reply (sampling), answered by the person. */
@@ -48,6 +66,8 @@ export interface Login {
 
 /** Keep the per-call log bounded: a chatty server must not grow the window without end. */
 const MAX_LOG = 500;
+/** As many as the engine's journal keeps per server. */
+const MAX_NOTICES = 1000;
 
 export class HubStore {
   servers = $state<ServerView[]>([]);
@@ -55,12 +75,18 @@ export class HubStore {
   logins = $state<Record<string, Login>>({});
   /** Open questions from servers, oldest first. */
   questions = $state<Question[]>([]);
+  /** Links opened for a server's question whose completion the server may still announce. */
+  linkWaits = $state<LinkWait[]>([]);
   /** Open sampling requests, oldest first. */
   samplings = $state<SamplingAsk[]>([]);
   /** Bumped on `tools/list_changed`, so a tool list knows to load again. */
   toolsVersion = $state<Record<string, number>>({});
   /** Bumped per `server:resources` / `server:prompts` on list_changed, to list them again. */
   listVersion = $state<Record<string, number>>({});
+  /** Bumped per `server uri` on `resources/updated`, so an open resource reads itself again. */
+  resourceVersion = $state<Record<string, number>>({});
+  /** Notifications that arrived while the window was open, per server, oldest first (bounded). */
+  notices = $state<Record<string, Notice[]>>({});
   /** Bumped when a server prints something, so its details can show the new lines. */
   outputVersion = $state<Record<string, number>>({});
   loaded = $state(false);
@@ -110,7 +136,18 @@ export class HubStore {
       message: null,
       log: [],
       outcome: null,
+      task: null,
     };
+  }
+
+  /** The person opened a question's link: wait (visibly) for the server to say it is done. */
+  waitForLink(q: Question): void {
+    if (q.mode !== 'url' || !q.elicitationId || !q.url) return;
+    this.linkWaits.push({ server: q.server, elicitationId: q.elicitationId, message: q.message, url: q.url });
+  }
+
+  dismissLink(server: string, elicitationId: string): void {
+    this.linkWaits = this.linkWaits.filter((w) => !(w.server === server && w.elicitationId === elicitationId));
   }
 
   apply(batch: EventBatch): void {
@@ -184,8 +221,26 @@ export class HubStore {
         this.toolsVersion[event.server] = (this.toolsVersion[event.server] ?? 0) + 1;
         break;
       case 'elicitation_requested': {
-        const r = event.request as { message?: string; requestedSchema?: Record<string, unknown> };
-        this.questions.push({ server: event.server, id: event.id, message: r.message ?? '', schema: r.requestedSchema ?? {} });
+        const r = event.request as { mode?: string; message?: string; requestedSchema?: Record<string, unknown>; url?: string; elicitationId?: string };
+        this.questions.push({
+          server: event.server,
+          id: event.id,
+          mode: r.mode === 'url' ? 'url' : 'form',
+          message: r.message ?? '',
+          schema: r.requestedSchema ?? {},
+          url: r.url,
+          elicitationId: r.elicitationId,
+        });
+        break;
+      }
+      case 'elicitation_completed':
+        this.dismissLink(event.server, event.elicitation_id);
+        break;
+      case 'task_status': {
+        this.track(event.call_id, event.server, '');
+        const call = this.calls[event.call_id];
+        call.task = { id: event.task_id, status: event.status, message: event.message ?? null };
+        push(call.log, { kind: 'task', text: `task ${event.status.replace('_', ' ')}${event.message ? `: ${event.message}` : ''}` });
         break;
       }
       case 'elicitation_finished':
@@ -202,8 +257,19 @@ export class HubStore {
         this.listVersion[key] = (this.listVersion[key] ?? 0) + 1;
         break;
       }
-      case 'resource_updated':
+      case 'resource_updated': {
+        const key = `${event.server} ${event.uri}`;
+        this.resourceVersion[key] = (this.resourceVersion[key] ?? 0) + 1;
         break;
+      }
+      case 'notice': {
+        this.notices[event.server] ??= [];
+        // Read back: the store holds a reactive copy of what was assigned.
+        const list = this.notices[event.server];
+        list.push(event.notice);
+        if (list.length > MAX_NOTICES) list.splice(0, list.length - MAX_NOTICES);
+        break;
+      }
       case 'server_output':
         this.outputVersion[event.server] = (this.outputVersion[event.server] ?? 0) + 1;
         break;
