@@ -504,41 +504,7 @@ async fn exchange(
                 "server '{server}' answered tools/call with something that is not a tool result"
             )),
         ),
-        // -32042: the server needs the person to open a link first (URL-mode elicitation by
-        // error). The links are shown as questions; the call can then be run again.
-        Ok(Err(ServiceError::McpError(e))) if e.code.0 == URL_ELICITATION_REQUIRED => {
-            let links = crate::elicitation::ask_to_open(
-                server,
-                &ctx.bus,
-                ctx.session.elicitations(),
-                e.data.as_ref(),
-            );
-            (
-                CallOutcome::Failed,
-                None,
-                Some(format!(
-                    "server '{server}' needs you to open {} first ({}); run the call again once you have",
-                    if links.len() == 1 {
-                        "a link"
-                    } else {
-                        "some links"
-                    },
-                    if links.is_empty() {
-                        e.message.to_string()
-                    } else {
-                        links.join(", ")
-                    },
-                )),
-            )
-        }
-        Ok(Err(ServiceError::McpError(e))) => (
-            CallOutcome::Failed,
-            None,
-            Some(format!(
-                "server '{server}' refused the call to '{}': {}",
-                req.tool, e.message
-            )),
-        ),
+        Ok(Err(ServiceError::McpError(e))) => refused(ctx, req, &e),
         Ok(Err(e)) => {
             ctx.session.request_failed(&e);
             (CallOutcome::Failed, None, Some(lost(server, &e)))
@@ -549,6 +515,40 @@ async fn exchange(
             (CallOutcome::Failed, None, Some(ctx.session.lost_message()))
         }
     }
+}
+
+/// The server answered the call with an error. -32042 means it needs the person to open a link
+/// first (URL-mode elicitation by error): the links are shown as questions, and the call can be
+/// run again once they are done.
+pub(crate) fn refused(ctx: &CallContext, req: &CallRequest, e: &rmcp::ErrorData) -> Ending {
+    let server = &req.server;
+    let message = if e.code.0 == URL_ELICITATION_REQUIRED {
+        let links = crate::elicitation::ask_to_open(
+            server,
+            &ctx.bus,
+            ctx.session.elicitations(),
+            e.data.as_ref(),
+        );
+        match links.as_slice() {
+            [] => format!(
+                "server '{server}' needs you to open a link first, but offered none Patchbay will open (only https, or http to this machine): {}",
+                e.message
+            ),
+            [one] => format!(
+                "server '{server}' needs you to open a link first ({one}); run the call again once you have"
+            ),
+            many => format!(
+                "server '{server}' needs you to open some links first ({}); run the call again once you have",
+                many.join(", ")
+            ),
+        }
+    } else {
+        format!(
+            "server '{server}' refused the call to '{}': {}",
+            req.tool, e.message
+        )
+    };
+    (CallOutcome::Failed, None, Some(message))
 }
 
 pub(crate) fn lost(server: &str, e: &ServiceError) -> String {

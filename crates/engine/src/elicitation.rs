@@ -84,6 +84,8 @@ pub type Samplings = Pending<SamplingAnswer>;
 struct Waiting<T> {
     reply: oneshot::Sender<T>,
     link: Option<String>,
+    /// The server's own id for the question (`elicitationId`), if it gave one.
+    asked: Option<String>,
 }
 
 /// Pending server requests of one session, by id; the first answer wins.
@@ -114,13 +116,31 @@ impl<T> Pending<T> {
 
     /// A request whose acceptance means "open this link": `link` has passed the URL check.
     pub fn register_with_link(&self, link: Option<String>) -> (String, oneshot::Receiver<T>) {
+        self.register_asking(link, None)
+    }
+
+    /// `register_with_link`, remembering the server's own id for the question.
+    pub fn register_asking(
+        &self,
+        link: Option<String>,
+        asked: Option<String>,
+    ) -> (String, oneshot::Receiver<T>) {
         let id = format!("ask-{:016x}", rand::random::<u64>());
         let (reply, rx) = oneshot::channel();
         self.pending
             .lock()
             .unwrap()
-            .insert(id.clone(), Waiting { reply, link });
+            .insert(id.clone(), Waiting { reply, link, asked });
         (id, rx)
+    }
+
+    /// Whether a question the server calls `asked` is still waiting for the person.
+    pub fn asking(&self, asked: &str) -> bool {
+        self.pending
+            .lock()
+            .unwrap()
+            .values()
+            .any(|w| w.asked.as_deref() == Some(asked))
     }
 
     /// The checked link of a pending URL-mode request.
@@ -141,13 +161,16 @@ impl<T> Pending<T> {
     }
 }
 
+/// Most links of one `URLElicitationRequiredError` shown to the person.
+const MAX_LINKS: usize = 3;
+
 /// How long a server's question waits for the person before it is cancelled.
 pub(crate) const WAIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// The links of a `URLElicitationRequiredError` (`data.elicitations`), shown to the person as
 /// URL-mode questions; the call itself has already failed, so the answer only closes the
 /// question (and, for `accept`, whoever shows it opens the link). Links that fail the URL check
-/// are left out. Returns the links shown.
+/// are left out. Returns the links shown (or already showing, for a retry).
 pub(crate) fn ask_to_open(
     server: &str,
     bus: &crate::events::EventBus,
@@ -162,6 +185,10 @@ pub(crate) fn ask_to_open(
         .cloned()
         .unwrap_or_default();
     for ask in asks {
+        // A server decides how many questions its error asks; a person answers a few at most.
+        if shown.len() == MAX_LINKS {
+            break;
+        }
         let Some(url) = ask.get("url").and_then(Value::as_str) else {
             continue;
         };
@@ -172,7 +199,16 @@ pub(crate) fn ask_to_open(
                 continue;
             }
         };
-        let (id, reply) = elicitations.register_with_link(Some(link.clone()));
+        let asked = ask
+            .get("elicitationId")
+            .and_then(Value::as_str)
+            .map(String::from);
+        // Asked again by a retry while the first is still open: one question is enough.
+        if asked.as_deref().is_some_and(|a| elicitations.asking(a)) {
+            shown.push(link);
+            continue;
+        }
+        let (id, reply) = elicitations.register_asking(Some(link.clone()), asked);
         bus.publish(Event::ElicitationRequested {
             server: server.into(),
             id: id.clone(),
@@ -235,5 +271,51 @@ mod tests {
         let d = defaults(&schema);
         assert_eq!(Value::Object(d), json!({"name": "John Doe", "age": 30}));
         assert_eq!(Answer::parse("sure", None), None);
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+    use crate::events::{Event, EventBus};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn an_errors_links_are_checked_capped_and_asked_once() {
+        let bus = EventBus::new();
+        let mut events = bus.subscribe();
+        let pending = Elicitations::default();
+        let link = |id: &str, url: &str| json!({"mode": "url", "elicitationId": id, "url": url, "message": "m"});
+        let data = json!({"elicitations": [
+            link("a", "http://evil.example/x"),
+            link("b", "https://ok.example/b"),
+            link("c", "https://user@evil.example/c"),
+            link("d", "https://ok.example/d"),
+            link("e", "https://ok.example/e"),
+            link("f", "https://ok.example/f"),
+        ]});
+        let shown = ask_to_open("s", &bus, &pending, Some(&data));
+        // Those that pass the URL check, three at most.
+        assert_eq!(
+            shown,
+            [
+                "https://ok.example/b",
+                "https://ok.example/d",
+                "https://ok.example/e"
+            ]
+        );
+        let asked: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+            .filter_map(|e| match e {
+                Event::ElicitationRequested { request, .. } => {
+                    request["elicitationId"].as_str().map(String::from)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(asked, ["b", "d", "e"]);
+        // A retry that meets the same error while those are open asks nothing new.
+        assert_eq!(ask_to_open("s", &bus, &pending, Some(&data)), shown);
+        assert!(events.try_recv().is_err());
+        assert!(ask_to_open("s", &bus, &pending, None).is_empty());
     }
 }

@@ -423,22 +423,28 @@ impl Hub {
 
     /// Removes the server, its history, and its session (killing its process).
     pub async fn remove_server(&self, name: &str) -> Result<(), HubError> {
+        // An edit that finished after this would install the server again, unstored.
+        let edit = self.inner.edits.lock().await;
         let session = self.session(name)?;
         self.stop_login(name).await;
         self.inner.store.remove_server(name).await?;
         self.inner.sessions.lock().unwrap().remove(name);
         self.inner.defs.lock().unwrap().remove(name);
+        drop(edit);
         session.shutdown().await;
         Ok(())
     }
 
     /// Replaces a server's definition (same name). Its session restarts with the new one, and
-    /// connects if the server is enabled; a disabled server is disconnected and stays so.
-    pub async fn update_server(&self, def: ServerDef) -> Result<(), HubError> {
-        def.validate()?;
+    /// connects if the server is enabled; a disabled server is disconnected and stays so. Its
+    /// roots stay as stored: they change only through `edit_roots`, so a form opened before a
+    /// root was added cannot drop it.
+    pub async fn update_server(&self, mut def: ServerDef) -> Result<(), HubError> {
         let _edit = self.inner.edits.lock().await;
         let old = self.session(&def.name)?;
         let previous = self.server(&def.name)?;
+        def.roots = previous.roots.clone();
+        def.validate()?;
         self.inner.store.update_server(def.clone()).await?;
         // A saved login belongs to the server it was made for: pointed somewhere else, the
         // server must not be sent the old one's tokens. (A login still running goes too.)

@@ -15,6 +15,13 @@ use serde_json::Value;
 /// How many notifications a server's journal keeps.
 pub const KEEP: usize = 1000;
 
+/// How much of each notification's params the journal keeps.
+pub const KEPT_OF_EACH: crate::preview::Limits = crate::preview::Limits {
+    text: 16 * 1024,
+    blob: 64 * 1024,
+    items: 100,
+};
+
 /// One notification as the server sent it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
@@ -30,7 +37,8 @@ pub struct Notice {
     pub method: String,
     /// For `notifications/message`: its level (debug … emergency).
     pub level: Option<String>,
-    /// MCP's params, as sent.
+    /// MCP's params as sent, with long texts cut and large binaries left out
+    /// (`KEPT_OF_EACH`).
     pub params: Value,
 }
 

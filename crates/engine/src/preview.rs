@@ -34,14 +34,7 @@ pub struct Preview {
 
 /// Shortens `value` in place for a window; `Some` says it was cut and by how much.
 pub fn shorten(value: &mut Value) -> Option<Cut> {
-    let total = json_len(value);
-    if !shorten_in(value, None) {
-        return None;
-    }
-    Some(Cut {
-        total_bytes: total,
-        shown_bytes: json_len(value),
-    })
+    shorten_with(value, WINDOW)
 }
 
 pub fn preview(mut value: Value) -> Preview {
@@ -65,15 +58,47 @@ fn json_len(value: &Value) -> u64 {
     count.0
 }
 
+/// How much of a value a reader is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub text: usize,
+    pub blob: usize,
+    pub items: usize,
+}
+
+/// What a window is sent of a tool result or a resource.
+pub const WINDOW: Limits = Limits {
+    text: TEXT_LIMIT,
+    blob: BLOB_LIMIT,
+    items: ITEMS_LIMIT,
+};
+
+/// `shorten` with other limits (the notifications journal keeps less of each).
+pub fn shorten_with(value: &mut Value, limits: Limits) -> Option<Cut> {
+    let total = json_len(value);
+    if !shorten_in(value, None, limits) {
+        return None;
+    }
+    Some(Cut {
+        total_bytes: total,
+        shown_bytes: json_len(value),
+    })
+}
+
 /// `key` is the name this value has in its parent object, if any. True when anything was cut.
-fn shorten_in(value: &mut Value, key: Option<&str>) -> bool {
+fn shorten_in(value: &mut Value, key: Option<&str>, limits: Limits) -> bool {
     match value {
-        Value::String(s) if matches!(key, Some("data" | "blob")) && s.len() > BLOB_LIMIT => {
-            s.clear();
-            true
+        // Base64 is whole or left out: half an image shows nothing.
+        Value::String(s) if matches!(key, Some("data" | "blob")) => {
+            if s.len() > limits.blob {
+                s.clear();
+                true
+            } else {
+                false
+            }
         }
-        Value::String(s) if s.len() > TEXT_LIMIT => {
-            let mut end = TEXT_LIMIT;
+        Value::String(s) if s.len() > limits.text => {
+            let mut end = limits.text;
             while !s.is_char_boundary(end) {
                 end -= 1;
             }
@@ -81,17 +106,17 @@ fn shorten_in(value: &mut Value, key: Option<&str>) -> bool {
             true
         }
         Value::Array(items) => {
-            let mut cut = items.len() > ITEMS_LIMIT;
-            items.truncate(ITEMS_LIMIT);
+            let mut cut = items.len() > limits.items;
+            items.truncate(limits.items);
             for item in items.iter_mut() {
-                cut |= shorten_in(item, None);
+                cut |= shorten_in(item, None, limits);
             }
             cut
         }
         Value::Object(map) => {
             let mut cut = false;
             for (k, v) in map.iter_mut() {
-                cut |= shorten_in(v, Some(k));
+                cut |= shorten_in(v, Some(k), limits);
             }
             cut
         }
@@ -141,23 +166,25 @@ mod tests {
         // 'é' is two bytes: the cut must not split one.
         let long = "é".repeat(TEXT_LIMIT);
         let image = "A".repeat(BLOB_LIMIT + 4);
+        // Bigger than a text may be, small enough to show: kept whole.
+        let screenshot = "B".repeat(TEXT_LIMIT * 4);
         let mut v = json!({"content": [
             {"type": "text", "text": long},
             {"type": "image", "mimeType": "image/png", "data": image},
-            {"type": "image", "mimeType": "image/png", "data": "iVBORw0KGgo="},
+            {"type": "image", "mimeType": "image/png", "data": screenshot},
             {"type": "resource", "resource": {"uri": "x:", "blob": image}},
         ], "structuredContent": {"rows": (0..5000).collect::<Vec<_>>()}});
         let total = json_len(&v);
         let cut = shorten(&mut v).unwrap();
         assert_eq!(cut.total_bytes, total);
-        assert!(cut.shown_bytes < (TEXT_LIMIT + 64 * 1024) as u64, "{cut:?}");
+        assert!(cut.shown_bytes < (TEXT_LIMIT * 6) as u64, "{cut:?}");
         let text = v["content"][0]["text"].as_str().unwrap();
         assert!(text.len() <= TEXT_LIMIT && text.len() > TEXT_LIMIT - 2);
         assert!(text.chars().all(|c| c == 'é'));
         assert_eq!(v["content"][1]["data"], "");
-        assert_eq!(
-            v["content"][2]["data"], "iVBORw0KGgo=",
-            "a small image is kept whole"
+        assert!(
+            v["content"][2]["data"].as_str() == Some(screenshot.as_str()),
+            "an image that fits is kept whole"
         );
         assert_eq!(v["content"][3]["resource"]["blob"], "");
         assert_eq!(

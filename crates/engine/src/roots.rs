@@ -15,20 +15,28 @@ use rmcp::model::Root;
 
 use crate::config::RootDef;
 
+/// The list and a count of its changes: a connection attempt that saw an older count tells the
+/// server once it is up (an edit made while it connected found no peer to tell).
 #[derive(Clone, Default)]
-pub struct Roots(Arc<RwLock<Vec<RootDef>>>);
+pub struct Roots(Arc<RwLock<(u64, Vec<RootDef>)>>);
 
 impl Roots {
     pub fn new(roots: Vec<RootDef>) -> Self {
-        Roots(Arc::new(RwLock::new(roots)))
+        Roots(Arc::new(RwLock::new((0, roots))))
     }
 
     pub fn set(&self, roots: Vec<RootDef>) {
-        *self.0.write().unwrap() = roots;
+        let mut list = self.0.write().unwrap();
+        *list = (list.0 + 1, roots);
     }
 
     pub fn get(&self) -> Vec<RootDef> {
-        self.0.read().unwrap().clone()
+        self.0.read().unwrap().1.clone()
+    }
+
+    /// How many times the list was changed.
+    pub fn version(&self) -> u64 {
+        self.0.read().unwrap().0
     }
 
     /// The list as MCP shapes it.

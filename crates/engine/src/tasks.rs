@@ -25,18 +25,30 @@ use crate::calls::{CallContext, CallRequest, Ending, lost, send_cancelled};
 use crate::events::Event;
 use crate::store::CallOutcome;
 
-/// How long the server is asked to keep a task's result after it ends.
-const TASK_TTL_MS: u64 = 10 * 60 * 1000;
+/// How long the server is asked to keep a task (counted from its creation: a server may drop a
+/// task at its TTL whatever its status, so this is generous; the server may grant less).
+const TASK_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 /// Bounds on how often `tasks/get` is asked, whatever the server suggests.
 const MIN_POLL: Duration = Duration::from_millis(250);
+const DEFAULT_POLL: Duration = Duration::from_secs(1);
+/// How long a cancel waits for a task being created to be named, so it can be cancelled too.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
 const MAX_POLL: Duration = Duration::from_secs(5);
 
-/// The parts of a task Patchbay shows.
-#[derive(Debug, Clone, PartialEq)]
+/// The parts of a task Patchbay shows, and how often to ask.
+#[derive(Debug, Clone)]
 struct Status {
     status: String,
     message: Option<String>,
-    poll: Duration,
+    /// `None` when the answer did not say (rmcp's reading of `tasks/get` drops it).
+    poll: Option<Duration>,
+}
+
+impl Status {
+    /// Whether a person would see a change.
+    fn same_as(&self, other: &Status) -> bool {
+        self.status == other.status && self.message == other.message
+    }
 }
 
 impl Status {
@@ -47,14 +59,13 @@ impl Status {
             .get("statusMessage")
             .and_then(Value::as_str)
             .map(String::from);
-        // `pollInterval` in SEP-1686; `pollIntervalMs` where rmcp re-shaped the answer.
+        // `pollInterval` in SEP-1686 (`pollIntervalMs` in the later extension, whose shape rmcp
+        // reads `tasks/get` answers into, dropping the former).
         let poll = task
             .get("pollInterval")
             .or_else(|| task.get("pollIntervalMs"))
             .and_then(Value::as_u64)
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::from_secs(1))
-            .clamp(MIN_POLL, MAX_POLL);
+            .map(|ms| Duration::from_millis(ms).clamp(MIN_POLL, MAX_POLL));
         Some((
             id,
             Status {
@@ -94,29 +105,59 @@ pub(crate) async fn exchange_task(
         "arguments": req.arguments.clone().unwrap_or_default(),
         "task": { "ttl": TASK_TTL_MS },
     });
+    let handle = match peer
+        .send_cancellable_request(
+            custom("tools/call", params),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+    {
+        Ok(handle) => handle,
+        Err(e) => {
+            ctx.session.request_failed(&e);
+            return failed(lost(server, &e));
+        }
+    };
+    let (request_id, mut answer) = (handle.id.clone(), handle.rx);
     let created = tokio::select! {
-        r = tokio::time::timeout(timeout, peer.send_request(custom("tools/call", params))) => r,
+        r = tokio::time::timeout(timeout, &mut answer) => r,
         _ = cancel.cancelled() => {
+            // The task may exist already at the server: let it say (briefly: the person is
+            // waiting for the cancel), then cancel it there too.
+            let late = tokio::time::timeout(timeout.min(CANCEL_WAIT), &mut answer).await;
+            match late {
+                Ok(Ok(Ok(r))) => {
+                    if let Some((task_id, _)) = to_json(r).get("task").and_then(Status::read) {
+                        cancel_task(&peer, &task_id, timeout).await;
+                    }
+                }
+                Err(_) => send_cancelled(&peer, request_id, "cancelled by the user").await,
+                _ => {}
+            }
             return (CallOutcome::Cancelled, None, Some("cancelled by the user before the task started".into()));
         }
     };
     let created = match created {
-        Ok(Ok(result)) => to_json(result),
-        Ok(Err(ServiceError::McpError(e))) => {
-            return failed(format!(
-                "server '{server}' refused to run '{}' as a task: {}",
-                req.tool, e.message
-            ));
-        }
-        Ok(Err(e)) => {
+        Ok(Ok(Ok(result))) => to_json(result),
+        Ok(Ok(Err(ServiceError::McpError(e)))) => return crate::calls::refused(ctx, req, &e),
+        Ok(Ok(Err(e))) => {
             ctx.session.request_failed(&e);
             return failed(lost(server, &e));
         }
+        Ok(Err(_)) => {
+            ctx.session.suspect();
+            return failed(ctx.session.lost_message());
+        }
         Err(_) => {
-            return failed(format!(
-                "server '{server}' did not start the task within {}s",
-                timeout.as_secs_f64()
-            ));
+            send_cancelled(&peer, request_id, "timed out").await;
+            return (
+                CallOutcome::TimedOut,
+                None,
+                Some(format!(
+                    "server '{server}' did not start the task within {}s; the request was withdrawn (raise the timeout with --timeout)",
+                    timeout.as_secs_f64()
+                )),
+            );
         }
     };
     // A server that ignores the task parameter answers with the tool's result itself.
@@ -178,7 +219,11 @@ async fn follow(
     };
     let result_id: RequestId = result.id.clone();
     let mut answer = result.rx;
-    let mut next_poll = tokio::time::Instant::now() + status.poll;
+    // The server's suggestion from the task's creation; later answers may lack it.
+    let mut poll = status.poll.unwrap_or(DEFAULT_POLL);
+    let mut next_poll = tokio::time::Instant::now() + poll;
+    // Once the task has ended, its result is due: waited for at most `timeout`.
+    let mut result_due: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -197,20 +242,30 @@ async fn follow(
                 return ending;
             }
             _ = cancel.cancelled() => {
-                let _ = tokio::time::timeout(
-                    timeout,
-                    peer.send_request(custom("tasks/cancel", json!({ "taskId": task_id }))),
-                )
-                .await;
-                send_cancelled(peer, result_id, "cancelled by the user").await;
-                let cancelled = Status { status: "cancelled".into(), message: Some("cancelled by the user".into()), poll: status.poll };
-                if cancelled != *status {
-                    publish(ctx, server, call_id, task_id, &cancelled);
+                if cancel_task(peer, task_id, timeout).await {
+                    send_cancelled(peer, result_id, "cancelled by the user").await;
+                    let cancelled = Status { status: "cancelled".into(), message: Some("cancelled by the user".into()), poll: None };
+                    if !cancelled.same_as(status) {
+                        publish(ctx, server, call_id, task_id, &cancelled);
+                    }
+                    return (CallOutcome::Cancelled, None, Some("cancelled by the user".into()));
                 }
-                return (CallOutcome::Cancelled, None, Some("cancelled by the user".into()));
+                // Too late: the task had ended. Its result says how, so wait for it.
+                let r = match tokio::time::timeout(timeout, &mut answer).await {
+                    Ok(r) => r,
+                    Err(_) => return no_result(server, task_id, timeout),
+                };
+                return ended(ctx, server, &req.tool, r, status);
             }
             _ = tokio::time::sleep_until(next_poll), if !status.terminal() => {}
-            Some(()) = nudged.recv() => {}
+            _ = async { tokio::time::sleep_until(result_due.unwrap()).await }, if result_due.is_some() => {
+                send_cancelled(peer, result_id, "no result").await;
+                return no_result(server, task_id, timeout);
+            }
+            Some(()) = nudged.recv() => {
+                // A burst of status notifications is one look.
+                while nudged.try_recv().is_ok() {}
+            }
         }
         let got = tokio::time::timeout(
             timeout,
@@ -219,11 +274,12 @@ async fn follow(
         .await;
         match got {
             Ok(Ok(r)) => {
-                if let Some((_, now)) = Status::read(&to_json(r))
-                    && now != *status
-                {
-                    *status = now;
-                    publish(ctx, server, call_id, task_id, status);
+                if let Some((_, now)) = Status::read(&to_json(r)) {
+                    poll = now.poll.unwrap_or(poll);
+                    if !now.same_as(status) {
+                        *status = now;
+                        publish(ctx, server, call_id, task_id, status);
+                    }
                 }
             }
             Ok(Err(ServiceError::McpError(e))) => {
@@ -232,7 +288,7 @@ async fn follow(
                     CallOutcome::Failed,
                     None,
                     Some(format!(
-                        "server '{server}' no longer knows task {task_id}: {}",
+                        "server '{server}' no longer knows task {task_id} (it may have outlived the time the server keeps tasks): {}",
                         e.message
                     )),
                 );
@@ -253,7 +309,38 @@ async fn follow(
                 );
             }
         }
-        next_poll = tokio::time::Instant::now() + status.poll;
+        if status.terminal() && result_due.is_none() {
+            result_due = Some(tokio::time::Instant::now() + timeout);
+        }
+        next_poll = tokio::time::Instant::now() + poll;
+    }
+}
+
+fn no_result(server: &str, task_id: &str, timeout: Duration) -> Ending {
+    (
+        CallOutcome::TimedOut,
+        None,
+        Some(format!(
+            "task {task_id} at server '{server}' ended, but its result did not come within {}s",
+            timeout.as_secs_f64()
+        )),
+    )
+}
+
+/// `tasks/cancel`: true when the server cancelled the task (or no longer has it), false when it
+/// refused because the task had already ended.
+async fn cancel_task(peer: &Peer<RoleClient>, task_id: &str, timeout: Duration) -> bool {
+    let answer = tokio::time::timeout(
+        timeout,
+        peer.send_request(custom("tasks/cancel", json!({ "taskId": task_id }))),
+    )
+    .await;
+    match answer {
+        Ok(Ok(r)) => Status::read(&to_json(r)).is_none_or(|(_, s)| s.status == "cancelled"),
+        // Refused: SEP-1686 servers refuse to cancel a task in a terminal status.
+        Ok(Err(ServiceError::McpError(_))) => false,
+        // No answer: treat it as cancelled here; the server forgets the task at its TTL.
+        _ => true,
     }
 }
 
@@ -314,12 +401,12 @@ mod tests {
         .unwrap();
         assert_eq!(id, "t1");
         assert_eq!(s.message.as_deref(), Some("Gathering"));
-        assert_eq!(s.poll, MIN_POLL);
+        assert_eq!(s.poll, Some(MIN_POLL));
         assert!(!s.terminal());
         let (_, s) = Status::read(&json!({"taskId": "t1", "status": "completed",
             "pollIntervalMs": 60_000}))
         .unwrap();
-        assert_eq!(s.poll, MAX_POLL);
+        assert_eq!(s.poll, Some(MAX_POLL));
         assert!(s.terminal());
         assert!(Status::read(&json!({"status": "working"})).is_none());
     }

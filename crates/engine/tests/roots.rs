@@ -176,3 +176,60 @@ async fn racing_edits_end_with_store_hub_and_server_agreeing() {
     assert_eq!(again.server("ev").unwrap().roots, in_hub);
     again.shutdown().await;
 }
+
+/// Edits that each add a root, all at once: none is lost. Saving the server's form (which
+/// does not edit roots) keeps them, and a removed server cannot be brought back by an edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_additions_all_land_and_other_edits_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let folders: Vec<RootDef> = (0..12).map(|i| folder(&work, &format!("f{i}"))).collect();
+    let hub = hub(&dir).await;
+    let mut def = stdio_def("ev", &marker());
+    def.enabled = false;
+    hub.add_server(def.clone()).await.unwrap();
+
+    let adds = folders.iter().cloned().map(|root| {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            hub.edit_roots("ev", |roots| {
+                roots.push(root);
+                Ok(())
+            })
+            .await
+        })
+    });
+    for add in futures::future::join_all(adds).await {
+        add.unwrap().unwrap();
+    }
+    let mut kept = hub.server("ev").unwrap().roots;
+    kept.sort_by(|a, b| a.uri.cmp(&b.uri));
+    let mut want = folders.clone();
+    want.sort_by(|a, b| a.uri.cmp(&b.uri));
+    assert_eq!(kept, want);
+
+    // A form saved with a stale (here: empty) list of roots does not drop them.
+    def.request_timeout_secs = 5;
+    def.roots = Vec::new();
+    hub.update_server(def).await.unwrap();
+    assert_eq!(hub.server("ev").unwrap().roots.len(), folders.len());
+    assert_eq!(hub.server("ev").unwrap().request_timeout_secs, 5);
+
+    // Remove and edit at once: whichever goes first, the server ends up gone, not half there.
+    let (removed, edited) = tokio::join!(
+        hub.remove_server("ev"),
+        hub.edit_roots("ev", |roots| {
+            roots.pop();
+            Ok(())
+        })
+    );
+    removed.unwrap();
+    if let Err(e) = edited {
+        assert!(e.to_string().contains("no server named 'ev'"), "{e}");
+    }
+    assert!(hub.server("ev").is_err());
+    assert!(hub.servers().await.unwrap().is_empty());
+    hub.shutdown().await;
+    drop(hub);
+    assert!(common::hub(&dir).await.server("ev").is_err());
+}

@@ -49,6 +49,10 @@ pub enum UnsafeUrl {
         "refusing to open {0}: plain http is only allowed to this machine (127.0.0.1, ::1, localhost); the server should use https"
     )]
     RemoteHttp(String),
+    #[error(
+        "refusing to open a URL with a user name before its host ('{0}@…'): it hides where the link really goes"
+    )]
+    UserInfo(String),
 }
 
 /// Shell metacharacters (`&` is absent: it separates query parameters).
@@ -84,6 +88,11 @@ pub fn check_url(text: &str) -> Result<url::Url, UnsafeUrl> {
                 scheme: other.into(),
             });
         }
+    }
+    // `https://accounts.example.com@evil.example/` goes to evil.example: a lure, never needed
+    // by an authorization or elicitation URL.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UnsafeUrl::UserInfo(url.username().into()));
     }
     // The opener gets the URL as one argument, no shell; still, characters that only a shell
     // would care about have no business in an authorization URL, so a URL that keeps any of
@@ -132,6 +141,11 @@ mod tests {
             ),
             ("http://10.0.0.1/authorize", "plain http is only allowed"),
             ("ms-settings:", "'ms-settings:'"),
+            (
+                "https://accounts.example.com@evil.example/login",
+                "user name before its host",
+            ),
+            ("https://:secret@evil.example/", "user name before its host"),
             ("", "not a URL"),
         ];
         for (input, says) in cases {

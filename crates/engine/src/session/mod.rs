@@ -169,10 +169,7 @@ impl Session {
     pub(crate) async fn set_roots(&self, roots: Vec<crate::config::RootDef>) {
         self.roots.set(roots);
         if let Some(peer) = self.snapshot().peer {
-            // Best effort: a server that dropped meanwhile gets the new list when it reconnects.
-            if let Err(e) = peer.notify_roots_list_changed().await {
-                tracing::debug!(server = %self.name, "could not announce the new roots: {e}");
-            }
+            announce_roots(&self.name, &peer).await;
         }
     }
 
@@ -347,6 +344,16 @@ impl Session {
                 self.name
             ),
         }
+    }
+}
+
+/// Tells a server its roots changed. Best effort and bounded: a server that stopped reading
+/// must not hold up the edit (a dropped one gets the new list when it reconnects).
+async fn announce_roots(server: &str, peer: &Peer<RoleClient>) {
+    match tokio::time::timeout(Duration::from_secs(2), peer.notify_roots_list_changed()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(%server, "could not announce the new roots: {e}"),
+        Err(_) => tracing::debug!(%server, "announcing the new roots timed out"),
     }
 }
 
@@ -548,6 +555,7 @@ impl Actor {
     /// reconnect requests are absorbed; a disconnect or shutdown cancels the attempt.
     async fn attempt(&mut self) -> Next {
         self.set_state(ServerState::Connecting, None, None);
+        let roots_seen = self.roots.version();
         let cancel = CancellationToken::new();
         let mut stop_request: Option<Command> = None;
         let outcome = {
@@ -586,7 +594,17 @@ impl Actor {
                 let pid = live.process.as_ref().map(|p| p.pid);
                 let peer = live.peer.clone();
                 self.live = Some(live);
-                self.set_state(ServerState::Connected, Some(peer), info.map(|i| (i, pid)));
+                self.set_state(
+                    ServerState::Connected,
+                    Some(peer.clone()),
+                    info.map(|i| (i, pid)),
+                );
+                // Roots edited while this attempt ran had no peer to tell; the server may
+                // already have asked for the old list.
+                if self.roots.version() != roots_seen {
+                    let server = self.def.name.clone();
+                    tokio::spawn(async move { announce_roots(&server, &peer).await });
+                }
                 Next::Continue
             }
             (outcome, Some(stop)) => {
