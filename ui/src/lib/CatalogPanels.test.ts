@@ -11,7 +11,8 @@ describe('resources', () => {
     const backend = fakeBackend({
       list_servers: () => [stdioServer('ev')],
       list_catalog: (args) => {
-        if (args.what === 'templates') return { items: [{ uriTemplate: 'demo://x/{id}', name: 't' }], next_cursor: null };
+        if (args.what === 'templates' && args.cursor === 't2') return { items: [{ uriTemplate: 'demo://y/{id}', name: 'u' }], next_cursor: null };
+        if (args.what === 'templates') return { items: [{ uriTemplate: 'demo://x/{id}', name: 't' }], next_cursor: 't2' };
         if (args.cursor === 'p2') return { items: [{ uri: 'demo://c', name: 'C', mimeType: 'image/png' }], next_cursor: null };
         return { items: [{ uri: 'demo://a', name: 'A', mimeType: 'text/plain' }, { uri: 'demo://b', name: 'B', mimeType: 'application/json' }], next_cursor: 'p2' };
       },
@@ -40,6 +41,9 @@ describe('resources', () => {
     expect(await screen.findByRole('img', { name: 'Resource demo://c' })).toHaveAttribute('src', 'data:image/png;base64,iVBORw0KGgo=');
     expect(screen.queryByText(/This resource is/)).toBeNull(); // nothing was cut
     expect(screen.getByRole('list', { name: 'Resource templates' })).toHaveTextContent('demo://x/{id}');
+    await user.click(screen.getByRole('button', { name: 'Load more templates' }));
+    await vi.waitFor(() => expect(screen.getByRole('list', { name: 'Resource templates' })).toHaveTextContent('demo://y/{id}'));
+    expect(screen.queryByRole('button', { name: 'Load more templates' })).toBeNull();
     // A list_changed for resources lists them again.
     const before = backend.calls.filter((c) => c.cmd === 'list_catalog').length;
     backend.emit({ event: 'list_changed', server: 'ev', list: 'resources' });

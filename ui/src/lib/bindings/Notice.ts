@@ -23,6 +23,7 @@ method: string,
  */
 level: string | null, 
 /**
- * MCP's params, as sent.
+ * MCP's params as sent, with long texts cut and large binaries left out
+ * (`KEPT_OF_EACH`).
  */
 params: JsonValue, };
