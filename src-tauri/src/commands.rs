@@ -307,7 +307,7 @@ async fn pick_save_path(app: &AppHandle, title: &str, file_name: &str) -> Option
         .save_file(move |path| {
             let _ = tx.send(path);
         });
-    rx.await.ok().flatten().and_then(|p| p.into_path().ok())
+    chosen(rx).await
 }
 
 /// Saves a past call's whole result where the person chooses; the path, or `None` when they
@@ -353,11 +353,14 @@ async fn pick_import_file(app: AppHandle) -> Option<String> {
         .pick_file(move |path| {
             let _ = tx.send(path);
         });
-    rx.await
-        .ok()
-        .flatten()
-        .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string())
+    chosen(rx).await.map(|p| p.display().to_string())
+}
+
+/// What a native dialog answered: a local path, or `None` when the person closed it.
+async fn chosen(
+    rx: tokio::sync::oneshot::Receiver<Option<tauri_plugin_dialog::FilePath>>,
+) -> Option<PathBuf> {
+    rx.await.ok().flatten().and_then(|p| p.into_path().ok())
 }
 
 #[tauri::command]
@@ -571,11 +574,7 @@ async fn pick_folder(app: AppHandle) -> Option<String> {
         .pick_folder(move |path| {
             let _ = tx.send(path);
         });
-    rx.await
-        .ok()
-        .flatten()
-        .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string())
+    chosen(rx).await.map(|p| p.display().to_string())
 }
 
 /// Adds a folder to the server's roots; the new list comes back.

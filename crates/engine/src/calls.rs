@@ -505,15 +505,8 @@ async fn exchange(
             )),
         ),
         Ok(Err(ServiceError::McpError(e))) => refused(ctx, req, &e),
-        Ok(Err(e)) => {
-            ctx.session.request_failed(&e);
-            (CallOutcome::Failed, None, Some(lost(server, &e)))
-        }
-        // The service dropped the responder: the connection is gone.
-        Err(_) => {
-            ctx.session.suspect();
-            (CallOutcome::Failed, None, Some(ctx.session.lost_message()))
-        }
+        Ok(Err(e)) => broken(ctx, server, &e),
+        Err(_) => gone(ctx),
     }
 }
 
@@ -549,6 +542,18 @@ pub(crate) fn refused(ctx: &CallContext, req: &CallRequest, e: &rmcp::ErrorData)
         )
     };
     (CallOutcome::Failed, None, Some(message))
+}
+
+/// A request failed on the way (transport, auth): the session checks its connection.
+pub(crate) fn broken(ctx: &CallContext, server: &str, e: &ServiceError) -> Ending {
+    ctx.session.request_failed(e);
+    (CallOutcome::Failed, None, Some(lost(server, e)))
+}
+
+/// The service dropped a request's responder: the connection is gone.
+pub(crate) fn gone(ctx: &CallContext) -> Ending {
+    ctx.session.suspect();
+    (CallOutcome::Failed, None, Some(ctx.session.lost_message()))
 }
 
 pub(crate) fn lost(server: &str, e: &ServiceError) -> String {

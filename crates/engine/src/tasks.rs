@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::calls::{CallContext, CallRequest, Ending, lost, send_cancelled};
+use crate::calls::{CallContext, CallRequest, Ending, broken, gone, lost, send_cancelled};
 use crate::events::Event;
 use crate::store::CallOutcome;
 
@@ -140,14 +140,8 @@ pub(crate) async fn exchange_task(
     let created = match created {
         Ok(Ok(Ok(result))) => to_json(result),
         Ok(Ok(Err(ServiceError::McpError(e)))) => return crate::calls::refused(ctx, req, &e),
-        Ok(Ok(Err(e))) => {
-            ctx.session.request_failed(&e);
-            return failed(lost(server, &e));
-        }
-        Ok(Err(_)) => {
-            ctx.session.suspect();
-            return failed(ctx.session.lost_message());
-        }
+        Ok(Ok(Err(e))) => return broken(ctx, server, &e),
+        Ok(Err(_)) => return gone(ctx),
         Err(_) => {
             send_cancelled(&peer, request_id, "timed out").await;
             return (
@@ -369,14 +363,8 @@ fn ended(
                 )),
             )
         }
-        Ok(Err(e)) => {
-            ctx.session.request_failed(&e);
-            (CallOutcome::Failed, None, Some(lost(server, &e)))
-        }
-        Err(_) => {
-            ctx.session.suspect();
-            (CallOutcome::Failed, None, Some(ctx.session.lost_message()))
-        }
+        Ok(Err(e)) => broken(ctx, server, &e),
+        Err(_) => gone(ctx),
     }
 }
 

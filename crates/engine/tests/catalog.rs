@@ -12,16 +12,6 @@ use patchbay_engine::catalog::{CompletionTarget, Listing};
 use patchbay_engine::events::Event;
 use serde_json::Value;
 
-async fn connected(dir: &tempfile::TempDir) -> patchbay_engine::Hub {
-    let hub = hub(dir).await;
-    hub.add_server(stdio_def("ev", &marker())).await.unwrap();
-    assert_eq!(
-        hub.connect_and_wait("ev").await.unwrap(),
-        ServerState::Connected
-    );
-    hub
-}
-
 fn strings<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
     items.iter().filter_map(|i| i[key].as_str()).collect()
 }
@@ -29,7 +19,7 @@ fn strings<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_templates_and_reading_text_and_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
 
     let page = hub.list("ev", Listing::Resources, None).await.unwrap();
     let uris = strings(&page.items, "uri");
@@ -86,7 +76,7 @@ async fn resources_templates_and_reading_text_and_binary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompts_with_arguments_and_completions() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
 
     let prompts = hub.list("ev", Listing::Prompts, None).await.unwrap();
     let names = strings(&prompts.items, "name");
@@ -134,7 +124,7 @@ async fn prompts_with_arguments_and_completions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_bring_resource_updates_and_log_level_and_ping_work() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     let uri = "demo://resource/static/document/features.md";
     hub.subscribe_resource("ev", uri, true).await.unwrap();
@@ -184,7 +174,7 @@ async fn subscriptions_bring_resource_updates_and_log_level_and_ping_work() {
 async fn a_servers_question_is_answered_once_and_the_call_goes_on() {
     use patchbay_engine::elicitation::Answer;
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let ask = || patchbay_engine::CallRequest {
         server: "ev".into(),
         tool: "trigger-elicitation-request".into(),
@@ -269,7 +259,7 @@ async fn a_servers_question_is_answered_once_and_the_call_goes_on() {
 async fn sampling_is_answered_by_the_person() {
     use patchbay_engine::elicitation::SamplingAnswer;
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let ask = || patchbay_engine::CallRequest {
         server: "ev".into(),
         tool: "trigger-sampling-request".into(),
@@ -323,7 +313,7 @@ async fn sampling_is_answered_by_the_person() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_are_kept_in_a_journal_with_their_levels() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     let report = hub
         .call_tool(patchbay_engine::CallRequest {

@@ -8,17 +8,12 @@ use base64::Engine as _;
 use common::*;
 use patchbay_engine::calls::PastCall;
 use patchbay_engine::preview::{self, TEXT_LIMIT};
-use patchbay_engine::{CallOutcome, CallRequest, ServerState};
+use patchbay_engine::{CallOutcome, CallRequest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_megabyte_result_is_shown_cut_and_saved_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = hub(&dir).await;
-    hub.add_server(stdio_def("ev", &marker())).await.unwrap();
-    assert_eq!(
-        hub.connect_and_wait("ev").await.unwrap(),
-        ServerState::Connected
-    );
+    let hub = connected_everything(&dir).await;
 
     // 10 MB that a cut in the wrong place would show. (The TypeScript SDK's stdio reader takes
     // at most 10 MiB in one message, so the request that carries it must stay below that.)
@@ -89,12 +84,7 @@ async fn a_ten_megabyte_result_is_shown_cut_and_saved_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_saves_decoded_and_a_failed_call_has_nothing_to_save() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = hub(&dir).await;
-    hub.add_server(stdio_def("ev", &marker())).await.unwrap();
-    assert_eq!(
-        hub.connect_and_wait("ev").await.unwrap(),
-        ServerState::Connected
-    );
+    let hub = connected_everything(&dir).await;
     let uri = "demo://resource/dynamic/blob/3";
     let read = hub.read_resource("ev", uri).await.unwrap();
     let blob = read["contents"][0]["blob"].as_str().unwrap();

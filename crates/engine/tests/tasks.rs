@@ -9,19 +9,9 @@ use std::time::Duration;
 use common::*;
 use patchbay_engine::elicitation::Answer;
 use patchbay_engine::events::Event;
-use patchbay_engine::{CallOutcome, CallRequest, Hub, ServerState};
+use patchbay_engine::{CallOutcome, CallRequest};
 use serde_json::json;
 use tokio::sync::broadcast;
-
-async fn connected(dir: &tempfile::TempDir) -> Hub {
-    let hub = hub(dir).await;
-    hub.add_server(stdio_def("ev", &marker())).await.unwrap();
-    assert_eq!(
-        hub.connect_and_wait("ev").await.unwrap(),
-        ServerState::Connected
-    );
-    hub
-}
 
 fn research(topic: &str, ambiguous: bool) -> CallRequest {
     CallRequest {
@@ -58,7 +48,7 @@ async fn statuses(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_is_followed_stage_by_stage_to_its_result() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     let started = hub.start_call(research("python", false)).unwrap();
     let call_id = started.call_id.clone();
@@ -100,7 +90,7 @@ async fn a_task_is_followed_stage_by_stage_to_its_result() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_that_needs_an_answer_asks_and_goes_on_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     let started = hub.start_call(research("python", true)).unwrap();
     let call_id = started.call_id.clone();
@@ -158,7 +148,7 @@ async fn a_task_that_needs_an_answer_asks_and_goes_on_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_task_is_cancelled_at_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     let started = hub.start_call(research("rust", false)).unwrap();
     let call_id = started.call_id.clone();

@@ -10,18 +10,8 @@ use std::time::Duration;
 use common::*;
 use patchbay_engine::elicitation::Answer;
 use patchbay_engine::events::Event;
-use patchbay_engine::{CallOutcome, CallRequest, Hub, ServerState};
+use patchbay_engine::{CallOutcome, CallRequest};
 use serde_json::json;
-
-async fn connected(dir: &tempfile::TempDir) -> Hub {
-    let hub = hub(dir).await;
-    hub.add_server(stdio_def("ev", &marker())).await.unwrap();
-    assert_eq!(
-        hub.connect_and_wait("ev").await.unwrap(),
-        ServerState::Connected
-    );
-    hub
-}
 
 fn open_link(args: serde_json::Value) -> CallRequest {
     CallRequest {
@@ -52,7 +42,7 @@ async fn next_link_question(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepting_a_link_question_answers_accept_with_no_content() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     let started = hub
         .start_call(open_link(json!({
@@ -95,7 +85,7 @@ async fn accepting_a_link_question_answers_accept_with_no_content() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_that_fails_the_url_check_is_declined_without_asking() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     // Plain http to another machine: never opened (the same rule as an authorization URL).
     let report = hub
@@ -117,7 +107,7 @@ async fn a_link_that_fails_the_url_check_is_declined_without_asking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_error_path_shows_its_link_and_the_call_works_when_run_again() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = connected(&dir).await;
+    let hub = connected_everything(&dir).await;
     let mut events = hub.subscribe();
     let args = json!({ "url": "https://auth.example.com/grant", "errorPath": true });
 

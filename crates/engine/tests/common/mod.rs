@@ -156,6 +156,17 @@ pub async fn hub_with(dir: &tempfile::TempDir, change: impl FnOnce(&mut HubOptio
     Hub::open(options).await.expect("open hub")
 }
 
+/// A hub with server-everything over stdio added as "ev" and connected.
+pub async fn connected_everything(dir: &tempfile::TempDir) -> Hub {
+    let hub = hub(dir).await;
+    hub.add_server(stdio_def("ev", &marker())).await.unwrap();
+    assert_eq!(
+        hub.connect_and_wait("ev").await.unwrap(),
+        patchbay_engine::ServerState::Connected
+    );
+    hub
+}
+
 /// Waits for the first event that `want` accepts; panics with what was seen after `within`.
 pub async fn expect_event(
     rx: &mut broadcast::Receiver<Event>,
