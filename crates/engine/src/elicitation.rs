@@ -34,6 +34,15 @@ impl Answer {
         }
     }
 
+    /// MCP's name for the answer.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Answer::Accept(_) => "accept",
+            Answer::Decline => "decline",
+            Answer::Cancel => "cancel",
+        }
+    }
+
     /// The answer to a URL-mode question: accepting means "I opened the link", with no content.
     pub fn to_url_result_json(&self) -> Value {
         match self {
@@ -217,17 +226,15 @@ pub(crate) fn ask_to_open(
         shown.push(link);
         let (server, bus, elicitations) = (server.to_string(), bus.clone(), elicitations.clone());
         tokio::spawn(async move {
-            let answer = tokio::time::timeout(WAIT, reply).await;
-            elicitations.forget(&id);
-            let action = match answer {
-                Ok(Ok(Answer::Accept(_))) => "accept",
-                Ok(Ok(Answer::Decline)) => "decline",
-                _ => "cancel",
+            let answer = match tokio::time::timeout(WAIT, reply).await {
+                Ok(Ok(answer)) => answer,
+                _ => Answer::Cancel,
             };
+            elicitations.forget(&id);
             bus.publish(Event::ElicitationFinished {
                 server,
                 id,
-                action: action.into(),
+                action: answer.action().into(),
             });
         });
     }

@@ -231,9 +231,10 @@ struct Inner {
     /// Live sessions by server name. Held briefly; never across an await.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     defs: Mutex<HashMap<String, ServerDef>>,
-    /// Serialises edits of a definition (update, enable, roots): each reads the current
-    /// definition, writes the store, then the memory copy and the session, so two edits at once
-    /// would otherwise each undo half of the other.
+    /// Serialises changes to the set of servers and their definitions (add, update, enable,
+    /// roots, remove): each writes the store, then the memory copy and the session, so two at
+    /// once would otherwise each undo half of the other (or leave a session with no stored
+    /// server).
     edits: tokio::sync::Mutex<()>,
 }
 
@@ -401,6 +402,7 @@ impl Hub {
         let sealed = refresher
             .credentials()
             .seal_client_secret(&def.name, &secret)?;
+        let _edit = self.inner.edits.lock().await;
         self.inner
             .store
             .add_servers_with_secret(vec![def.clone()], Some((def.name.clone(), sealed)))
@@ -414,6 +416,7 @@ impl Hub {
         for def in &defs {
             def.validate()?;
         }
+        let _edit = self.inner.edits.lock().await;
         self.inner.store.add_servers(defs.clone()).await?;
         for def in defs {
             self.install(def);

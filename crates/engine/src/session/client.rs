@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-// Sampling and roots are deprecated (SEP-2577) for protocol revisions after 2025-11-25, which today's
-// servers still speak.
+// Sampling and roots are deprecated (SEP-2577) for protocol revisions after 2025-11-25, which
+// today's servers still speak.
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, Implementation,
     ServerNotification,
@@ -104,12 +104,7 @@ impl ClientHandler for PatchbayClient {
         self.bus.publish(Event::ElicitationFinished {
             server: self.server.clone(),
             id,
-            action: match &answer {
-                Answer::Accept(_) => "accept",
-                Answer::Decline => "decline",
-                Answer::Cancel => "cancel",
-            }
-            .into(),
+            action: answer.action().into(),
         });
         answer_json(if url_mode {
             answer.to_url_result_json()
