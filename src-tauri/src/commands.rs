@@ -9,14 +9,14 @@ use patchbay_engine::auth::LogoutReport;
 use patchbay_engine::auth::browser::BrowserMode;
 use patchbay_engine::calls::PastCall;
 use patchbay_engine::catalog::{CompletionTarget, Listing, Page};
-use patchbay_engine::config::ImportPlan;
+use patchbay_engine::config::{Export, LaunchPlan};
 use patchbay_engine::elicitation::{Answer, SamplingAnswer};
 use patchbay_engine::notices::Notice;
 use patchbay_engine::preview::{Preview, preview};
 use patchbay_engine::vault::Secret;
 use patchbay_engine::{
-    CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, RootDef, ServerDef,
-    ServerDetails, ServerView,
+    CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, ImportPreview, RootDef,
+    ServerDef, ServerDetails, ServerView,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -77,8 +77,12 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         history,
         pick_import_file,
         preview_import,
+        reveal_import,
         import_servers,
         export_servers,
+        reveal_server,
+        launch_plan,
+        confirm_launch,
         doctor,
         ui_painted,
         answer_elicitation,
@@ -363,30 +367,61 @@ async fn chosen(
     rx.await.ok().flatten().and_then(|p| p.into_path().ok())
 }
 
+/// Reads a config file and keeps what it would add (values masked); nothing is stored.
 #[tauri::command]
-async fn preview_import(hub: State<'_, Hub>, path: String) -> Result<ImportPlan> {
-    Ok(hub.preview_import(std::path::Path::new(&path)).await?)
+async fn preview_import(hub: State<'_, Hub>, path: String) -> Result<ImportPreview> {
+    Ok(hub
+        .preview_import(std::path::Path::new(&path), false)
+        .await?)
 }
 
+/// A kept import with its env and header values shown (the person clicked "Show values").
 #[tauri::command]
-async fn import_servers(hub: State<'_, Hub>, path: String) -> Result<ImportPlan> {
-    let plan = hub.import(std::path::Path::new(&path)).await?;
+fn reveal_import(hub: State<'_, Hub>, id: String) -> Result<ImportPreview> {
+    Ok(hub.reveal_import(&id, true)?)
+}
+
+/// Adds exactly the previewed import `id`: disabled and waiting for review, or (`start`: the
+/// person has read what each runs and said yes) as the file has them, started.
+#[tauri::command]
+async fn import_servers(hub: State<'_, Hub>, id: String, start: bool) -> Result<Vec<ServerDef>> {
+    let added = hub.apply_import(&id, start).await?;
     // A server the file marked disabled stays disabled.
-    for def in plan.servers.iter().filter(|d| d.enabled) {
+    for def in added.iter().filter(|d| d.enabled) {
         let _ = hub.connect(&def.name);
     }
-    Ok(plan)
+    Ok(added)
 }
 
-/// Every server in Claude Desktop's `mcpServers` shape, for the clipboard or a file.
+/// Every server in Claude Desktop's `mcpServers` shape, for the clipboard; env and header
+/// values only when the person asked for them.
 #[tauri::command]
-async fn export_servers(hub: State<'_, Hub>) -> Result<serde_json::Value> {
-    Ok(hub.export_claude().await?)
+async fn export_servers(hub: State<'_, Hub>, include_secrets: bool) -> Result<Export> {
+    Ok(hub.export_claude(include_secrets).await?)
 }
 
+/// A server's definition with its env and header values (the person clicked "Show values").
+#[tauri::command]
+async fn reveal_server(hub: State<'_, Hub>, name: String) -> Result<ServerDef> {
+    Ok(hub.reveal_server(&name).await?)
+}
+
+/// What a local server runs, for the person to read before it first starts.
+#[tauri::command]
+async fn launch_plan(hub: State<'_, Hub>, name: String, reveal: bool) -> Result<LaunchPlan> {
+    Ok(hub.launch_plan(&name, reveal).await?)
+}
+
+/// The person has read what the server runs (the plan whose `digest` this is) and starts it.
+#[tauri::command]
+async fn confirm_launch(hub: State<'_, Hub>, name: String, digest: String) -> Result<()> {
+    Ok(hub.confirm_launch(&name, &digest).await?)
+}
+
+/// Where the data and the key are. Never asks the keyring (it is called at launch).
 #[tauri::command]
 async fn doctor(hub: State<'_, Hub>) -> Result<Doctor> {
-    Ok(hub.doctor().await)
+    Ok(hub.doctor(false).await)
 }
 
 /// When the process started (for the startup figure), and who waits for the first paint.

@@ -20,10 +20,12 @@ const FIRST_PAINT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn main() {
     let started = std::time::Instant::now();
+    // rmcp's internal errors ("worker quit with fatal ...") are off by default: the window
+    // says what failed in Patchbay's own words. RUST_LOG shows everything.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp=off")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -1,8 +1,23 @@
-import { render, screen } from '@testing-library/svelte';
+import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
-import { fakeBackend, stdioServer } from './test/ipc';
+import { fakeBackend, stdioServer, type Handler } from './test/ipc';
+import type { Doctor } from './lib/bindings/Doctor';
+import type { Export } from './lib/bindings/Export';
+
+function app(doctor: Partial<Doctor>, extra: Record<string, Handler> = {}) {
+  const backend = fakeBackend({
+    list_servers: () => [stdioServer('alpha')],
+    doctor: () => ({ data_dir: '/d', database: '/d/patchbay.db', peers: [], ...doctor }),
+    ui_painted: () => null,
+    list_tools: () => [],
+    history: () => [],
+    ...extra,
+  });
+  render(App);
+  return backend;
+}
 
 describe('the window', () => {
   it('shows the stored servers at once, says where secrets live, and reports its first paint', async () => {
@@ -33,5 +48,61 @@ describe('the window', () => {
     expect(screen.getByRole('tab', { name: 'Details' })).toHaveAttribute('aria-selected', 'true');
     expect(screen.getByRole('tab', { name: 'Details' })).toHaveFocus();
     expect(screen.getByRole('tabpanel')).toHaveAccessibleName('Details');
+  });
+
+  it('shows the reason a locked vault gives, which says what to do', async () => {
+    app({ backend: 'locked', reason: 'the keyring is locked: unlock it and restart Patchbay' });
+    // Every saved secret is meant now, not only logins; the reason is shown as the engine says it.
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      /^Saved secrets \(logins, env and header values\) cannot be opened: the keyring is locked: unlock it and restart Patchbay$/,
+    );
+  });
+
+  describe('export', () => {
+    const document = { mcpServers: { alpha: { command: 'node', args: ['server.js'], env: { TOKEN: '' } } } };
+
+    function exporting() {
+      return app({ backend: 'keyring' }, {
+        export_servers: (args): Export => ({ document: args.includeSecrets ? { mcpServers: { alpha: { command: 'node', args: ['server.js'], env: { TOKEN: 't0ken' } } } } : document, secrets_left_out: args.includeSecrets ? 0 : 1 }),
+      });
+    }
+
+    it('asks first, and by default copies without env and header values, saying how many were left out', async () => {
+      const backend = exporting();
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: 'Export…' }));
+      const dialog = screen.getByRole('dialog', { name: 'Export servers' });
+      expect(backend.calls.some((c) => c.cmd === 'export_servers')).toBe(false);
+      expect(within(dialog).getByRole('radio', { name: /Leave them out/ })).toBeChecked();
+      expect(within(dialog).getByRole('radio', { name: /Leave them out/ })).toHaveFocus();
+      await user.click(within(dialog).getByRole('button', { name: 'Copy without values' }));
+      expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: false }]);
+      expect(JSON.parse(await navigator.clipboard.readText())).toEqual(document);
+      expect(await screen.findByText(/1 env and header value was left out/)).toHaveAttribute('role', 'status');
+      expect(screen.queryByRole('dialog')).toBeNull();
+      expect(screen.getByRole('button', { name: 'Export…' })).toHaveFocus();
+    });
+
+    it('copies the values only after the explicit choice, with a warning that the clipboard will hold them', async () => {
+      const backend = exporting();
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: 'Export…' }));
+      const dialog = screen.getByRole('dialog', { name: 'Export servers' });
+      expect(within(dialog).queryByText(/clipboard will hold your secrets/)).toBeNull();
+      await user.click(within(dialog).getByRole('radio', { name: 'Include them' }));
+      expect(within(dialog).getByRole('alert')).toHaveTextContent('The clipboard will hold your secrets');
+      await user.click(within(dialog).getByRole('button', { name: 'Copy with values' }));
+      expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: true }]);
+      expect(await navigator.clipboard.readText()).toContain('t0ken');
+    });
+
+    it('copies nothing when cancelled', async () => {
+      const backend = exporting();
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: 'Export…' }));
+      await user.click(screen.getByRole('button', { name: 'Cancel' }));
+      expect(screen.queryByRole('dialog')).toBeNull();
+      expect(backend.calls.some((c) => c.cmd === 'export_servers')).toBe(false);
+    });
   });
 });

@@ -5,17 +5,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use patchbay_engine::auth::browser;
+use patchbay_engine::config::LaunchPlan;
 use patchbay_engine::elicitation::{self, Answer, SamplingAnswer};
 use patchbay_engine::events::Event;
 use patchbay_engine::{
-    CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, ServerDef, ServerState,
+    CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, Login, ServerDef, ServerState,
     TransportDef,
 };
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::output::Out;
-use crate::{AddArgs, CallArgs, Cli, Command, ServersCommand};
+use crate::{AddArgs, CallArgs, Cli, Command, ServersCommand, VaultCommand};
 
 pub const OK: u8 = 0;
 pub const CALL_FAILED: u8 = 1;
@@ -74,6 +75,7 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
         Command::AuthStatus { name } => auth_status(hub, out, &name).await,
         Command::Logout { name } => logout(hub, out, &name).await,
         Command::Doctor => doctor(hub, out).await,
+        Command::Vault(VaultCommand::Reset { yes }) => vault_reset(hub, out, yes).await,
     };
     match result {
         Ok(code) => code,
@@ -111,23 +113,21 @@ async fn servers(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubErro
                 }
                 None => hub.add_server(def.clone()).await?,
             }
-            out.emit(json!({"event": "server_added", "server": def}), || {
-                format!("added '{}' ({})", def.name, def.transport_target())
+            let shown = hub.server(&def.name)?;
+            out.emit(json!({"event": "server_added", "server": shown}), || {
+                format!("added '{}' ({})", shown.name, shown.transport_target())
             });
         }
-        ServersCommand::List => {
+        ServersCommand::List { show_secrets } => {
             for view in hub.servers().await? {
+                let def = if show_secrets {
+                    hub.reveal_server(&view.def.name).await?
+                } else {
+                    view.def.clone()
+                };
                 out.emit(
-                    json!({"event": "server", "server": view.def, "state": view.state}),
-                    || {
-                        format!(
-                            "{}\t{}\t{}{}",
-                            view.def.name,
-                            view.def.transport.kind(),
-                            view.def.transport_target(),
-                            if view.def.enabled { "" } else { "\t(disabled)" }
-                        )
-                    },
+                    json!({"event": "server", "server": def, "state": view.state, "login": view.login}),
+                    || server_line(&def, &view.login),
                 );
             }
         }
@@ -137,33 +137,231 @@ async fn servers(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubErro
                 format!("removed '{name}'")
             });
         }
-        ServersCommand::Import { file, dry_run } => {
-            let plan = if dry_run {
-                hub.preview_import(&file).await?
-            } else {
-                hub.import(&file).await?
-            };
-            for w in &plan.warnings {
+        ServersCommand::Import {
+            file,
+            dry_run,
+            yes,
+            show_secrets,
+        } => {
+            // What is added is exactly what was shown: the file is read once.
+            let preview = hub.preview_import(&file, show_secrets).await?;
+            for w in &preview.warnings {
                 out.emit(json!({"event": "warning", "message": w}), || {
                     format!("warning: {w}")
                 });
             }
-            for def in &plan.servers {
-                out.emit(json!({"event": if dry_run { "would_add" } else { "server_added" }, "server": def}), || {
-                    format!("{} '{}' ({})", if dry_run { "would add" } else { "added" }, def.name, def.transport_target())
+            for server in &preview.servers {
+                out.emit(tagged("would_add", server), || {
+                    let mut text = format!(
+                        "'{}' ({}){}",
+                        server.def.name,
+                        server.def.transport_target(),
+                        if server.exists {
+                            " — a server of this name exists already"
+                        } else {
+                            ""
+                        }
+                    );
+                    if let Some(plan) = &server.launch {
+                        text.push('\n');
+                        text.push_str(&launch_text(plan));
+                    }
+                    text
                 });
             }
-        }
-        ServersCommand::Export => {
-            let doc = hub.export_claude().await?;
-            if out.json {
-                println!("{doc}");
-            } else {
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            if dry_run {
+                return Ok(OK);
             }
+            let added = hub.apply_import(&preview.id, yes).await?;
+            for def in &added {
+                out.emit(json!({"event": "server_added", "server": def}), || {
+                    format!(
+                        "added '{}'{}",
+                        def.name,
+                        if def.enabled { "" } else { " (disabled)" }
+                    )
+                });
+            }
+            if !yes && !added.is_empty() {
+                out.note(
+                    "They were added disabled. Once you have read what each one runs, start it with `patchbay-cli servers enable NAME --yes` (which shows it again first).",
+                );
+            }
+        }
+        ServersCommand::Export { include_secrets } => {
+            let export = hub.export_claude(include_secrets).await?;
+            // Exact JSON either way, with nothing a terminal would act on.
+            if out.json {
+                println!("{}", crate::output::json_line(&export.document));
+            } else {
+                let pretty = serde_json::to_string_pretty(&export.document).unwrap_or_default();
+                println!("{}", crate::output::json_safe(pretty));
+            }
+            if export.secrets_left_out > 0 {
+                out.note(&format!(
+                    "{} env and header values were left out (written as \"\"); --include-secrets includes them",
+                    export.secrets_left_out
+                ));
+            }
+        }
+        ServersCommand::Enable {
+            name,
+            yes,
+            show_secrets,
+        } => {
+            let def = hub.server(&name)?;
+            if def.needs_review {
+                let plan = hub.launch_plan(&name, show_secrets).await?;
+                out.emit(tagged("launch_plan", &plan), || launch_text(&plan));
+                if !yes {
+                    out.error(&format!(
+                        "'{name}' was imported and has not started yet; once you have read what it runs (above), start it with `patchbay-cli servers enable {name} --yes`"
+                    ));
+                    return Ok(USAGE);
+                }
+                hub.confirm_launch(&name, &plan.digest).await?;
+            } else {
+                hub.set_enabled(&name, true).await?;
+            }
+            out.emit(json!({"event": "server_enabled", "server": name}), || {
+                format!("enabled '{name}'")
+            });
+        }
+        ServersCommand::Disable { name } => {
+            hub.set_enabled(&name, false).await?;
+            out.emit(json!({"event": "server_disabled", "server": name}), || {
+                format!("disabled '{name}'")
+            });
         }
     }
     Ok(OK)
+}
+
+/// One server in `servers list`: name, transport, target, and what needs the person.
+fn server_line(def: &ServerDef, login: &Login) -> String {
+    let mut line = format!(
+        "{}\t{}\t{}",
+        def.name,
+        def.transport.kind(),
+        def.transport_target()
+    );
+    let secrets = match &def.transport {
+        TransportDef::Stdio { env, .. } if !env.is_empty() => Some(("env", env)),
+        TransportDef::Http { headers, .. } | TransportDef::Sse { headers, .. }
+            if !headers.is_empty() =>
+        {
+            Some(("headers", headers))
+        }
+        _ => None,
+    };
+    if let Some((what, values)) = secrets {
+        let pairs: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        line.push_str(&format!("\t{what}: {}", pairs.join(" ")));
+    }
+    if let TransportDef::Unreadable { reason } = &def.transport {
+        line.push_str(&format!("\tunreadable: {reason}"));
+    }
+    if def.needs_review {
+        line.push_str("\t(imported, not started yet: `servers enable` shows what it runs)");
+    } else if !def.enabled {
+        line.push_str("\t(disabled)");
+    }
+    if let Login::NeedsLogin { reason } = login {
+        line.push_str(&format!("\tneeds login: {reason}"));
+    }
+    line
+}
+
+/// What a local server runs, for a person to read before it first starts. Every piece comes
+/// from a file someone else wrote: each is one line, its line breaks and tabs written out, so
+/// none can fake a line of the plan or push a warning out of sight.
+fn launch_text(plan: &LaunchPlan) -> String {
+    let mut text = format!("    runs:  {}", shell_quoted(&plan.command));
+    for arg in &plan.args {
+        text.push(' ');
+        text.push_str(&shell_quoted(arg));
+    }
+    text.push_str(&format!(
+        "\n    in:    {}",
+        plan.cwd
+            .as_deref()
+            .map(|c| one_line(&c.display().to_string()))
+            .unwrap_or_else(|| "Patchbay's working directory".into())
+    ));
+    if plan.env.is_empty() {
+        text.push_str("\n    env:   (none of its own)");
+    }
+    for e in &plan.env {
+        text.push_str(&format!(
+            "\n    env:   {}={}",
+            one_line(&e.name),
+            one_line(&e.value)
+        ));
+        if e.changes_what_runs {
+            text.push_str("   <- changes what runs");
+        }
+    }
+    text.push_str(&format!("\n    {}", plan.inherits));
+    for w in &plan.warnings {
+        text.push_str(&format!("\n    warning: {}", one_line(w)));
+    }
+    text
+}
+
+/// `text` on one line: line breaks, carriage returns and tabs written as `\n`, `\r`, `\t`
+/// (the rest of what a terminal must not see is escaped when the line is printed).
+fn one_line(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .replace('\t', "\\t")
+}
+
+/// An argument as a shell would need it, so the printed line is the command line (with
+/// `$'...'` where it holds a line break or a tab, written out).
+fn shell_quoted(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
+        arg.to_string()
+    } else if arg.chars().any(|c| c.is_control()) {
+        format!("$'{}'", one_line(arg).replace('\'', "\\'"))
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_cannot_fake_its_own_lines() {
+        let plan = LaunchPlan {
+            server: "x".into(),
+            command: "npx\n    env:   SAFE=1".into(),
+            args: vec!["-y".into(), "a b".into(), "c\nwarning: none".into()],
+            env: vec![patchbay_engine::config::EnvEntry {
+                name: "MODE".into(),
+                value: "1\n    in:    /home".into(),
+                changes_what_runs: false,
+            }],
+            cwd: None,
+            warnings: vec![],
+            inherits: "It also gets ...".into(),
+            digest: String::new(),
+        };
+        let text = launch_text(&plan);
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.contains("$'npx\\n    env:   SAFE=1'"), "{text}");
+        assert!(
+            text.contains("'a b'") && text.contains("$'c\\nwarning: none'"),
+            "{text}"
+        );
+        assert!(text.contains("MODE=1\\n    in:    /home"), "{text}");
+    }
 }
 
 fn server_def(args: AddArgs) -> Result<ServerDef, String> {
@@ -711,7 +909,7 @@ async fn auth_status(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
     let status = hub.auth_status(name).await?;
     out.emit(tagged("auth_status", &status), || {
         if let Some(problem) = &status.problem {
-            return format!("{name}: saved login unusable: {problem}");
+            return format!("{name}: needs login: {problem}");
         }
         if !status.logged_in {
             return format!("{name}: not logged in");
@@ -756,8 +954,25 @@ async fn logout(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
     Ok(OK)
 }
 
+async fn vault_reset(hub: &Hub, out: Out, yes: bool) -> Result<u8, HubError> {
+    if !yes {
+        out.error(
+            "this forgets every saved login and every server's env and header values (the servers stay, and show which values to type in again). Only for a key that is gone for good; a locked or unreachable keyring needs unlocking, not this. Run again with --yes to go ahead",
+        );
+        return Ok(USAGE);
+    }
+    let reset = hub.reset_vault().await?;
+    out.emit(tagged("vault_reset", &reset), || {
+        format!(
+            "started over: {} saved logins forgotten, {} servers need their env or header values typed in again (`servers list` shows which)",
+            reset.logins, reset.servers
+        )
+    });
+    Ok(OK)
+}
+
 async fn doctor(hub: &Hub, out: Out) -> Result<u8, HubError> {
-    let report = hub.doctor().await;
+    let report = hub.doctor(true).await;
     out.emit(tagged("doctor", &report), || {
         let secrets = match &report.key_backend {
             patchbay_engine::vault::KeyBackend::Keyring => {
@@ -768,7 +983,10 @@ async fn doctor(hub: &Hub, out: Out) -> Result<u8, HubError> {
                 path.display()
             ),
             patchbay_engine::vault::KeyBackend::Locked { reason } => {
-                format!("LOCKED: {reason}; saved logins cannot be used")
+                format!("LOCKED: {reason}")
+            }
+            patchbay_engine::vault::KeyBackend::NoKeyYet => {
+                "nothing sealed yet; the key is made (in the OS keyring when it can be) when the first secret is kept".to_string()
             }
         };
         let mut text = format!(

@@ -75,25 +75,70 @@ enum Command {
     Logout { name: String },
     /// Where Patchbay keeps its data, and whether secrets are in the OS keyring or a key file.
     Doctor,
+    /// The key that seals saved logins and env and header values.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+#[derive(Subcommand)]
+enum VaultCommand {
+    /// Start over when the key is gone for good (its keyring entry deleted, its key file
+    /// lost): every saved login and every env and header value is forgotten (servers stay).
+    /// Not for a keyring that is only locked or out of reach: unlock it instead.
+    Reset {
+        /// Yes, forget them.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
 enum ServersCommand {
     /// Add a server: `--url URL` for a remote one, or `-- COMMAND ARGS...` for a local process.
     Add(Box<AddArgs>),
-    /// Every server with its definition.
-    List,
+    /// Every server with its definition (env and header values masked).
+    List {
+        /// Show env and header values instead of masking them.
+        #[arg(long)]
+        show_secrets: bool,
+    },
     /// Remove a server and its call history.
     Remove { name: String },
     /// Add the servers of a Claude Desktop, VS Code or Cursor config file (all or nothing).
+    /// Prints what each local server would run; they are added disabled, waiting for your
+    /// review, unless you pass --yes.
     Import {
         file: PathBuf,
         /// Show what would be added without storing anything.
         #[arg(long)]
         dry_run: bool,
+        /// You have read what they run: add them enabled (as the file has them) and start them.
+        #[arg(long, conflicts_with = "dry_run")]
+        yes: bool,
+        /// Show env and header values instead of masking them.
+        #[arg(long)]
+        show_secrets: bool,
     },
-    /// Print every server in Claude Desktop's `claude_desktop_config.json` shape.
-    Export,
+    /// Print every server in Claude Desktop's `claude_desktop_config.json` shape. Env and
+    /// header values are left out (written as "") unless --include-secrets.
+    Export {
+        /// Include env and header values (keep the output private).
+        #[arg(long)]
+        include_secrets: bool,
+    },
+    /// Enable a server. An imported local server prints what it runs first, and starts only
+    /// with --yes.
+    Enable {
+        name: String,
+        /// You have read what it runs: start it.
+        #[arg(long)]
+        yes: bool,
+        /// Show env values instead of masking them.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Disable a server (it is not connected at start).
+    Disable { name: String },
 }
 
 #[derive(Args)]
@@ -180,12 +225,16 @@ struct CallArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Quiet by default: every failure a person needs to know about is printed once, in
+    // Patchbay's own words (`error: ...`); rmcp's internal error lines ("worker quit with
+    // fatal ...") would only repeat it in Rust's. RUST_LOG shows everything.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,rmcp=off")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -559,9 +559,16 @@ fn kill_during_refresh(phase: &str, kill: KillAt) {
             "needs-login not reported: {printed:?}"
         );
         assert_eq!(count(&after, "/refresh_invalid_grant"), 1, "{after}");
-        // Still readable, just spent; the next command says the same, in words too.
+        // Spent, and known to be: every later process says "needs login" (not "logged in,
+        // refreshes by itself"), in words too.
         let status = auth_status(dir.path());
-        assert!(status.get("problem").is_none(), "{status}");
+        assert_eq!(status["logged_in"], false, "{status}");
+        assert!(
+            status["problem"]
+                .as_str()
+                .is_some_and(|p| p.contains("log in again")),
+            "{status}"
+        );
         let text = cli(
             dir.path(),
             &["call", "remote", "echo", "--args", r#"{"message":"x"}"#],

@@ -3,8 +3,10 @@ pub mod auth;
 pub mod calls;
 pub mod catalog;
 pub mod config;
+pub mod definitions;
 pub mod elicitation;
 pub mod events;
+mod files;
 mod hub;
 pub mod notices;
 pub mod preview;
@@ -18,5 +20,8 @@ pub mod vault;
 pub use calls::{CallReport, CallRequest};
 pub use config::{RootDef, ServerDef, TransportDef};
 pub use events::{Event, EventBatch, ServerState};
-pub use hub::{Doctor, Hub, HubError, HubOptions, ServerDetails, ServerView, StartedCall};
+pub use hub::{
+    Doctor, Hub, HubError, HubOptions, ImportPreview, ImportedServer, Login, ServerDetails,
+    ServerView, StartedCall, VaultReset,
+};
 pub use store::{CallOutcome, CallRecord};

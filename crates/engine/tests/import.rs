@@ -274,7 +274,7 @@ fn by_name(mut defs: Vec<ServerDef>) -> Vec<ServerDef> {
 }
 
 fn round_trip(servers: &[ServerDef]) -> ImportPlan {
-    let exported = export_claude(servers);
+    let exported = export_claude(servers, true).document;
     let (_dir, plan) = import_text(
         "claude_desktop_config.json",
         &serde_json::to_string_pretty(&exported).unwrap(),

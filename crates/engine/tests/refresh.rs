@@ -14,14 +14,15 @@ use patchbay_engine::auth::{
     Credential, CredentialMeta, Credentials, RefreshCoordinator, RefreshError, TokenAuthMethod,
 };
 use patchbay_engine::store::{CredentialKey, Expected, Store};
-use patchbay_engine::vault::{NoKeyring, Secret, Vault};
+use patchbay_engine::vault::{Secret, VaultCell};
 use serde_json::Value;
 
 use common::oauth::AuthServer;
 
 fn credentials(dir: &Path) -> Credentials {
     let store = Store::open(&dir.join("patchbay.db")).unwrap();
-    let vault = Vault::open(dir, &NoKeyring);
+    // The key in a key file, never in the keyring of whoever runs the tests.
+    let vault = VaultCell::new(store.clone(), dir.to_path_buf(), false);
     Credentials::new(store, Arc::new(vault))
 }
 
@@ -235,7 +236,33 @@ async fn a_rejected_refresh_token_means_login_unless_newer_tokens_were_stored() 
         }
         other => panic!("expected NeedsLogin, got {other:?}"),
     }
-    assert_eq!(creds.current("remote").await.unwrap().unwrap(), stale);
+    // The same credential stays, now marked refused for every process (no one sends its
+    // refresh token again; a login replaces it).
+    let kept = creds.current("remote").await.unwrap().unwrap();
+    assert!(
+        kept.refused
+            .as_deref()
+            .is_some_and(|r| r.contains("invalid_grant")),
+        "{:?}",
+        kept.refused
+    );
+    assert_eq!(
+        Credential {
+            refused: None,
+            ..kept
+        },
+        stale
+    );
+    let before = auth.refreshes().await;
+    assert!(matches!(
+        coord.refresh(&stale).await,
+        Err(RefreshError::NeedsLogin { .. })
+    ));
+    assert_eq!(
+        auth.refreshes().await,
+        before,
+        "a refused refresh token is not sent again"
+    );
 
     // Rejected while another process logged in: the newer credential is used, no login.
     let stale = save_login(&creds, "remote", &auth.tokens().await).await;
@@ -356,29 +383,45 @@ async fn logout_revokes_at_the_authorization_server_and_forgets_here() {
 }
 
 #[tokio::test]
-async fn a_login_sealed_under_a_lost_key_reads_as_needs_login_not_a_crash() {
+async fn a_login_sealed_under_a_missing_key_is_kept_and_works_again_when_the_key_is_back() {
     let auth = AuthServer::start(60);
     let dir = tempfile::tempdir().unwrap();
     let creds = credentials(dir.path());
     let stale = save_login(&creds, "remote", &auth.tokens().await).await;
     drop(creds);
-    // The key file is replaced by another key: what a lost keyring entry looks like.
+    // The key goes missing (what an unreachable keyring looks like to a key-file data dir).
     let key_file = dir.path().join("vault.key");
+    let key = std::fs::read(&key_file).unwrap();
     std::fs::remove_file(&key_file).unwrap();
     let creds = credentials(dir.path());
     let coord = coordinator(&creds, Duration::from_secs(10));
     let err = coord.current("remote").await.unwrap_err();
-    assert!(matches!(err, RefreshError::NeedsLogin { .. }), "{err:?}");
-    let err = coord.refresh(&stale).await.unwrap_err();
-    assert!(matches!(err, RefreshError::NeedsLogin { .. }), "{err:?}");
+    assert!(
+        matches!(&err, RefreshError::Locked { reason, .. } if reason.contains("missing")),
+        "{err:?}"
+    );
+    assert!(matches!(
+        coord.refresh(&stale).await,
+        Err(RefreshError::Locked { .. })
+    ));
     let status = patchbay_engine::auth::status(&creds, "remote")
         .await
         .unwrap();
     assert!(!status.logged_in);
-    assert!(status.problem.unwrap().contains("log in again"));
+    assert!(status.problem.unwrap().contains("missing"));
+    assert!(
+        !key_file.exists(),
+        "no new key was made over the saved login"
+    );
     assert_eq!(
         auth.refreshes().await,
         0,
         "nothing was sent with a token we cannot read"
     );
+    // The key is back: the same login works, no new login needed.
+    std::fs::write(&key_file, key).unwrap();
+    let creds = credentials(dir.path());
+    let back = creds.current("remote").await.unwrap().unwrap();
+    assert_eq!(back.access_token, stale.access_token);
+    assert!(auth.accepts(&back.access_token).await);
 }

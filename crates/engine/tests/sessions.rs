@@ -553,7 +553,11 @@ async fn bad_import_changes_nothing() {
         .unwrap();
     let file = dir.path().join("claude_desktop_config.json");
     std::fs::write(&file, "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\"},\n    \"b\": {\"command\": 42}\n  }\n}\n").unwrap();
-    let err = hub.import(&file).await.unwrap_err().to_string();
+    let err = hub
+        .preview_import(&file, false)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("claude_desktop_config.json") && err.contains(":4:"),
         "{err}"

@@ -80,7 +80,7 @@ impl Drop for Everything {
 async fn connect(url: &str) -> Result<SseClientTransport, SseTransportError> {
     tokio::time::timeout(
         PROMPTLY,
-        SseClientTransport::connect(reqwest::Client::new(), url, HeaderMap::new()),
+        SseClientTransport::connect(reqwest::Client::new(), url, HeaderMap::new(), None),
     )
     .await
     .expect("connect returned within the bound")
@@ -278,7 +278,7 @@ async fn unauthorized_is_its_own_error_with_the_challenge() {
     ])
     .await;
     let url = format!("http://127.0.0.1:{port}/sse");
-    let error = SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key())
+    let error = SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key(), None)
         .await
         .expect_err("401");
     match error {
@@ -358,9 +358,10 @@ async fn messages_are_posted_to_the_endpoint_with_the_headers() {
     ])
     .await;
     let url = format!("http://127.0.0.1:{port}/sse");
-    let mut transport = SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key())
-        .await
-        .expect("connect");
+    let mut transport =
+        SseClientTransport::connect(reqwest::Client::new(), &url, with_api_key(), None)
+            .await
+            .expect("connect");
     heads.recv().await.unwrap();
 
     Transport::<RoleClient>::send(&mut transport, initialized())

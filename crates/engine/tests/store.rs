@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use patchbay_engine::TransportDef;
 use patchbay_engine::config::ServerDef;
 use patchbay_engine::store::{
-    CallOutcome, CallRecord, CredentialKey, Expected, Lease, Store, StoreError,
+    CallOutcome, CallRecord, CredentialKey, Expected, Lease, NewServer, Store, StoreError,
+    StoredSecrets,
 };
 use serde_json::json;
 
+/// As the store keeps it: values masked (their sealed copy is the vault's business).
 fn stdio(name: &str) -> ServerDef {
     ServerDef::new(
         name,
@@ -19,6 +21,7 @@ fn stdio(name: &str) -> ServerDef {
             cwd: Some("/tmp".into()),
         },
     )
+    .masked()
 }
 
 fn http(name: &str) -> ServerDef {
@@ -29,6 +32,17 @@ fn http(name: &str) -> ServerDef {
             headers: BTreeMap::from([("Authorization".to_string(), "Bearer x".to_string())]),
         },
     )
+    .masked()
+}
+
+/// Definitions to store, each with a stand-in for its sealed values.
+fn new(defs: Vec<ServerDef>) -> Vec<NewServer> {
+    defs.into_iter()
+        .map(|def| NewServer {
+            sealed: Some(format!("sealed-{}", def.name).into_bytes()),
+            def,
+        })
+        .collect()
 }
 
 fn call(server: &str, id: &str, started_at_ms: i64, outcome: CallOutcome) -> CallRecord {
@@ -60,8 +74,8 @@ async fn servers_round_trip_in_insertion_order() {
     disabled.enabled = false;
     disabled.request_timeout_secs = 5;
     let first = vec![stdio("mike"), disabled.clone()];
-    store.add_servers(first.clone()).await.unwrap();
-    store.add_servers(vec![stdio("alpha")]).await.unwrap();
+    store.add_servers(new(first.clone())).await.unwrap();
+    store.add_servers(new(vec![stdio("alpha")])).await.unwrap();
 
     let listed = store.list_servers().await.unwrap();
     assert_eq!(names(&listed), ["mike", "zeta", "alpha"]);
@@ -91,7 +105,7 @@ async fn servers_round_trip_in_insertion_order() {
         names(&store.list_servers().await.unwrap()),
         ["mike", "alpha"]
     );
-    store.add_servers(vec![stdio("zeta")]).await.unwrap();
+    store.add_servers(new(vec![stdio("zeta")])).await.unwrap();
     assert_eq!(
         names(&store.list_servers().await.unwrap()),
         ["mike", "alpha", "zeta"],
@@ -103,11 +117,14 @@ async fn servers_round_trip_in_insertion_order() {
 async fn a_duplicate_anywhere_in_a_batch_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("p.db")).unwrap();
-    store.add_servers(vec![stdio("existing")]).await.unwrap();
+    store
+        .add_servers(new(vec![stdio("existing")]))
+        .await
+        .unwrap();
 
     // Twice in the same batch.
     let err = store
-        .add_servers(vec![stdio("a"), http("b"), stdio("a")])
+        .add_servers(new(vec![stdio("a"), http("b"), stdio("a")]))
         .await
         .unwrap_err();
     assert!(
@@ -119,7 +136,7 @@ async fn a_duplicate_anywhere_in_a_batch_writes_nothing() {
 
     // Clashing with a stored one, after new ones in the same batch.
     let err = store
-        .add_servers(vec![stdio("c"), http("existing")])
+        .add_servers(new(vec![stdio("c"), http("existing")]))
         .await
         .unwrap_err();
     assert!(
@@ -142,7 +159,7 @@ async fn an_invalid_definition_in_a_batch_writes_nothing() {
         },
     );
     let err = store
-        .add_servers(vec![stdio("good"), bad.clone()])
+        .add_servers(new(vec![stdio("good"), bad.clone()]))
         .await
         .unwrap_err();
     assert!(
@@ -152,7 +169,7 @@ async fn an_invalid_definition_in_a_batch_writes_nothing() {
     assert!(err.to_string().starts_with("server 'bad': url"), "{err}");
     assert!(store.list_servers().await.unwrap().is_empty());
 
-    store.add_servers(vec![stdio("bad")]).await.unwrap();
+    store.add_servers(new(vec![stdio("bad")])).await.unwrap();
     assert!(matches!(
         store.update_server(bad).await,
         Err(StoreError::Invalid(_))
@@ -165,7 +182,7 @@ async fn history_is_newest_first_limited_and_goes_with_its_server() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("p.db")).unwrap();
     store
-        .add_servers(vec![stdio("one"), stdio("two")])
+        .add_servers(new(vec![stdio("one"), stdio("two")]))
         .await
         .unwrap();
 
@@ -213,7 +230,7 @@ async fn reopening_keeps_data_and_schema_version() {
     {
         let store = Store::open(&path).unwrap();
         store
-            .add_servers(vec![stdio("kept"), http("also")])
+            .add_servers(new(vec![stdio("kept"), http("also")]))
             .await
             .unwrap();
         store
@@ -255,15 +272,18 @@ async fn two_stores_on_one_file_see_each_others_writes() {
     let app = Store::open(&path).unwrap();
     let cli = Store::open(&path).unwrap();
 
-    app.add_servers(vec![stdio("from-app")]).await.unwrap();
+    app.add_servers(new(vec![stdio("from-app")])).await.unwrap();
     assert_eq!(names(&cli.list_servers().await.unwrap()), ["from-app"]);
-    cli.add_servers(vec![http("from-cli")]).await.unwrap();
+    cli.add_servers(new(vec![http("from-cli")])).await.unwrap();
     assert_eq!(
         names(&app.list_servers().await.unwrap()),
         ["from-app", "from-cli"]
     );
 
-    let err = cli.add_servers(vec![stdio("from-app")]).await.unwrap_err();
+    let err = cli
+        .add_servers(new(vec![stdio("from-app")]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Duplicate(_)));
 
     cli.record_call(call("from-app", "x", 7, CallOutcome::Ok))
@@ -285,7 +305,7 @@ async fn concurrent_writers_on_one_file_all_succeed() {
         tasks.push(tokio::spawn(async move {
             for j in 0..10 {
                 store
-                    .add_servers(vec![stdio(&format!("s{i}-{j}"))])
+                    .add_servers(new(vec![stdio(&format!("s{i}-{j}"))]))
                     .await
                     .unwrap();
             }
@@ -403,7 +423,7 @@ async fn credential_writes_are_compare_and_swap_on_the_version() {
     assert_eq!((current.key, current.version), (other, v4));
 
     // Removing the server removes its credentials.
-    store.add_servers(vec![http("remote")]).await.unwrap();
+    store.add_servers(new(vec![http("remote")])).await.unwrap();
     store.remove_server("remote").await.unwrap();
     assert!(store.credential_for("remote").await.unwrap().is_none());
 }
@@ -465,4 +485,43 @@ async fn one_holder_at_a_time_gets_the_refresh_lease() {
         app.try_lease(&key, v2, "app", later).await.unwrap(),
         Lease::Granted
     );
+}
+
+#[tokio::test]
+async fn values_in_the_clear_are_never_stored_and_sealed_ones_come_back_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).unwrap();
+    let clear = ServerDef::new(
+        "clear",
+        TransportDef::Stdio {
+            command: "npx".into(),
+            args: vec![],
+            env: BTreeMap::from([("TOKEN".to_string(), "in-the-clear".to_string())]),
+            cwd: None,
+        },
+    );
+    let err = store
+        .add_servers(vec![NewServer {
+            def: clear.clone(),
+            sealed: None,
+        }])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unsealed"), "{err}");
+    assert!(store.list_servers().await.unwrap().is_empty());
+
+    store.add_servers(new(vec![stdio("s")])).await.unwrap();
+    assert_eq!(
+        store.server_secrets("s").await.unwrap(),
+        StoredSecrets::Sealed(b"sealed-s".to_vec())
+    );
+    // An update of the shown form keeps the sealed values.
+    let mut changed = stdio("s");
+    changed.enabled = false;
+    store.update_server(changed).await.unwrap();
+    assert_eq!(
+        store.server_secrets("s").await.unwrap(),
+        StoredSecrets::Sealed(b"sealed-s".to_vec())
+    );
+    assert!(store.update_server(clear).await.is_err());
 }

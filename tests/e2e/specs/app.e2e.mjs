@@ -73,7 +73,13 @@ async function addServer({ name, command, args, env, url }) {
       await box.addValue(arg);
     }
     expect(await box.getValue()).toBe(args.join('\n'));
-    if (env) await $('#server-env').setValue(env);
+    // One row per variable: its name, and its value (a secret: a hidden field).
+    for (const [i, pair] of (env ? env.split('\n') : []).entries()) {
+      const [key, ...value] = pair.split('=');
+      await $('button=Add variable').click();
+      await $(`input[aria-label="Name of variable ${i + 1}"]`).setValue(key);
+      await $(`input[aria-label="Value of ${key}"]`).setValue(value.join('='));
+    }
   }
   await $('form button[type="submit"]').click();
 }

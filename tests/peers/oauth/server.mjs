@@ -38,7 +38,13 @@ const config = {
     .split(',').map((s) => s.trim()).filter(Boolean),
   // Real sign-in and consent pages instead of auto-approval (see README, "Interactive mode").
   interactive: process.argv.slice(2).includes('--interactive') || process.env.OAUTH_INTERACTIVE === '1',
+  // The MCP transport guarded: streamable HTTP at /mcp, or the legacy HTTP+SSE at /sse with
+  // its message endpoint /message.
+  upstream: process.env.UPSTREAM || 'streamableHttp',
 };
+if (!['streamableHttp', 'sse'].includes(config.upstream)) {
+  throw new Error(`UPSTREAM must be streamableHttp or sse, got ${config.upstream}`);
+}
 for (const arg of process.argv.slice(2)) {
   if (arg !== '--interactive') throw new Error(`unknown argument ${arg} (only --interactive)`);
 }
@@ -112,7 +118,7 @@ async function startEverything() {
   const entry = path.join(pkgDir, 'dist', 'index.js');
   for (let attempt = 1; attempt <= 5; attempt++) {
     const port = await freePort();
-    const proc = spawn(process.execPath, [`--import=${CHILD_GUARD}`, entry, 'streamableHttp'], {
+    const proc = spawn(process.execPath, [`--import=${CHILD_GUARD}`, entry, config.upstream], {
       env: { ...process.env, PORT: String(port) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -122,7 +128,7 @@ async function startEverything() {
       const onData = (d) => {
         process.stderr.write(`[everything] ${d}`);
         buf += d;
-        if (/listening on port/i.test(buf)) { clearTimeout(timer); resolve(true); }
+        if (/(listening|running) on port/i.test(buf)) { clearTimeout(timer); resolve(true); }
       };
       proc.stdout.on('data', onData);
       proc.stderr.on('data', onData);
@@ -152,8 +158,12 @@ const rsPort = await listen(rsServer, config.rsPort);
 
 const ISSUER = `http://${HOST}:${asPort}`;
 const RS_ORIGIN = `http://${HOST}:${rsPort}`;
-const RESOURCE = `${RS_ORIGIN}/mcp`;
-const PRM_URL = `${RS_ORIGIN}/.well-known/oauth-protected-resource/mcp`;
+const MCP_PATH = config.upstream === 'sse' ? '/sse' : '/mcp';
+// Paths the resource server guards and proxies: the MCP endpoint, and for SSE its message
+// endpoint too (the token is the same resource's).
+const GUARDED = config.upstream === 'sse' ? ['/sse', '/message'] : ['/mcp'];
+const RESOURCE = `${RS_ORIGIN}${MCP_PATH}`;
+const PRM_URL = `${RS_ORIGIN}/.well-known/oauth-protected-resource${MCP_PATH}`;
 const SCOPE = 'mcp';
 
 // ---------------------------------------------------------------- test state
@@ -542,10 +552,10 @@ let upstreamPort;
 rsHandler = async (req, res) => {
   try {
     const url = new URL(req.url, RS_ORIGIN);
-    if (url.pathname === '/.well-known/oauth-protected-resource/mcp' || url.pathname === '/.well-known/oauth-protected-resource') {
+    if (url.pathname === `/.well-known/oauth-protected-resource${MCP_PATH}` || url.pathname === '/.well-known/oauth-protected-resource') {
       return json(res, 200, prm);
     }
-    if (url.pathname !== '/mcp') return json(res, 404, { error: 'not found' });
+    if (!GUARDED.includes(url.pathname)) return json(res, 404, { error: 'not found' });
     stats.rs_requests += 1;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     if (!m) return challenge(res, 401, undefined);
@@ -585,5 +595,6 @@ if (!shuttingDown) {
     upstream_port: upstreamPort,
     prereg_client_id: config.preregClientId ?? null,
     interactive: config.interactive,
+    upstream: config.upstream,
   })}\n`);
 }

@@ -2,6 +2,8 @@ import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { fakeBackend } from '../test/ipc';
+import { MASK } from './bindings/Mask';
+import type { ServerDef } from './bindings/ServerDef';
 import ServerForm from './ServerForm.svelte';
 
 describe('the server form', () => {
@@ -13,7 +15,10 @@ describe('the server form', () => {
     await user.type(screen.getByLabelText('Name'), 'everything');
     await user.type(screen.getByLabelText('Command'), 'npx');
     await user.type(screen.getByLabelText(/Arguments/), '-y{Enter}@modelcontextprotocol/server-everything');
-    await user.type(screen.getByLabelText(/Environment/), 'DEBUG=1');
+    await user.click(screen.getByRole('button', { name: 'Add variable' }));
+    // The new row's name field has the focus.
+    await user.keyboard('DEBUG');
+    await user.type(screen.getByLabelText('Value of DEBUG'), '1');
     await user.click(screen.getByRole('button', { name: 'Add' }));
     expect(backend.calls[0].args.def).toEqual({
       name: 'everything',
@@ -70,9 +75,79 @@ describe('the server form', () => {
     await user.click(screen.getByRole('button', { name: 'Add' }));
     expect(screen.getByLabelText('Name')).toHaveAccessibleDescription('give the server a name');
     expect(screen.getByLabelText('Command')).toHaveAccessibleDescription(/the program to run/);
-    await user.type(screen.getByLabelText(/Environment/), 'NOEQUALS');
+    await user.click(screen.getByRole('button', { name: 'Add variable' }));
+    await user.type(screen.getByLabelText('Value of variable 1'), 'orphan');
     await user.click(screen.getByRole('button', { name: 'Add' }));
-    expect(screen.getByLabelText(/Environment/)).toHaveAccessibleDescription('"NOEQUALS" is not NAME=value');
+    expect(screen.getByRole('group', { name: 'Environment' })).toHaveAccessibleDescription(/variable 1 needs a name/);
     expect(backend.calls).toHaveLength(0);
+  });
+
+  describe('secret values', () => {
+    const stored: ServerDef = {
+      name: 'gh',
+      transport: { type: 'stdio', command: 'npx', args: ['server-gh'], env: { GITHUB_TOKEN: MASK, API_KEY: MASK }, cwd: null },
+      enabled: true,
+      request_timeout_secs: 60,
+      roots: [],
+    };
+
+    it('shows stored values hidden, sends untouched ones back masked and typed ones as typed', async () => {
+      const backend = fakeBackend({ update_server: () => null });
+      render(ServerForm, { existing: stored, onsaved: () => {}, oncancel: () => {} });
+      const user = userEvent.setup();
+      const token = screen.getByLabelText('Value of GITHUB_TOKEN');
+      expect(token).toHaveAttribute('type', 'password');
+      expect(screen.getByLabelText('Value of API_KEY')).toHaveAttribute('type', 'password');
+      expect(screen.getByRole('group', { name: 'Environment' })).toHaveAccessibleDescription(/Hidden values stay as they are unless you type a new one/);
+      // Typing into a hidden value starts a new one: the mask is not kept as text.
+      await user.type(token, 'ghp_new');
+      await user.click(screen.getByRole('button', { name: 'Save' }));
+      expect(backend.calls.filter((c) => c.cmd === 'update_server').map((c) => (c.args.def as ServerDef).transport)).toEqual([
+        { type: 'stdio', command: 'npx', args: ['server-gh'], env: { GITHUB_TOKEN: 'ghp_new', API_KEY: MASK }, cwd: null },
+      ]);
+      expect(backend.calls.some((c) => c.cmd === 'reveal_server')).toBe(false);
+    });
+
+    it('asks the engine for the real values only on "Show values", and fills the hidden ones', async () => {
+      const backend = fakeBackend({
+        reveal_server: () => ({ ...stored, transport: { ...stored.transport, env: { GITHUB_TOKEN: 'ghp_stored', API_KEY: 'key_stored' } } }),
+        update_server: () => null,
+      });
+      render(ServerForm, { existing: stored, onsaved: () => {}, oncancel: () => {} });
+      const user = userEvent.setup();
+      await user.clear(screen.getByLabelText('Value of API_KEY'));
+      await user.type(screen.getByLabelText('Value of API_KEY'), 'typed');
+      const show = screen.getByRole('button', { name: 'Show values' });
+      await user.click(show);
+      expect(backend.calls.filter((c) => c.cmd === 'reveal_server').map((c) => c.args)).toEqual([{ name: 'gh' }]);
+      const token = screen.getByLabelText('Value of GITHUB_TOKEN');
+      expect(token).toHaveAttribute('type', 'text');
+      expect(token).toHaveValue('ghp_stored');
+      // What the person typed stays.
+      expect(screen.getByLabelText('Value of API_KEY')).toHaveValue('typed');
+      expect(show).toHaveAttribute('aria-pressed', 'true');
+      await user.click(show);
+      expect(token).toHaveAttribute('type', 'password');
+      expect(backend.calls.filter((c) => c.cmd === 'reveal_server')).toHaveLength(1);
+    });
+
+    it('hides typed header values in a new server, shown on request without asking the engine', async () => {
+      const backend = fakeBackend({ add_server: () => null });
+      render(ServerForm, { onsaved: () => {}, oncancel: () => {} });
+      const user = userEvent.setup();
+      await user.type(screen.getByLabelText('Name'), 'remote');
+      await user.click(screen.getByLabelText('Streamable HTTP'));
+      await user.type(screen.getByLabelText('URL'), 'https://x.example/mcp');
+      await user.click(screen.getByRole('button', { name: 'Add header' }));
+      await user.type(screen.getByLabelText('Name of header 1'), 'Authorization');
+      const value = screen.getByLabelText('Value of Authorization');
+      await user.type(value, 'Bearer abc');
+      expect(value).toHaveAttribute('type', 'password');
+      await user.click(screen.getByRole('button', { name: 'Show values' }));
+      expect(value).toHaveAttribute('type', 'text');
+      await user.click(screen.getByRole('button', { name: 'Add' }));
+      expect(backend.calls.map((c) => c.cmd)).toEqual(['add_server']);
+      expect((backend.calls[0].args.def as ServerDef).transport).toEqual({ type: 'http', url: 'https://x.example/mcp', headers: { Authorization: 'Bearer abc' } });
+    });
   });
 });

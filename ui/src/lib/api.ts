@@ -5,7 +5,9 @@ import type { AuthStatus } from './bindings/AuthStatus';
 import type { CallReport } from './bindings/CallReport';
 import type { Doctor } from './bindings/Doctor';
 import type { EventBatch } from './bindings/EventBatch';
-import type { ImportPlan } from './bindings/ImportPlan';
+import type { Export } from './bindings/Export';
+import type { ImportPreview } from './bindings/ImportPreview';
+import type { LaunchPlan } from './bindings/LaunchPlan';
 import type { LogoutReport } from './bindings/LogoutReport';
 import type { Notice } from './bindings/Notice';
 import type { Page } from './bindings/Page';
@@ -50,7 +52,15 @@ export const api = {
   notifications: (name: string) => invoke<Notice[]>('notifications', { name }),
   addServer: (def: ServerDef, clientSecret?: string) =>
     invoke<void>('add_server', { def, clientSecret: clientSecret || null }),
+  /** An env or header value sent back as `MASK` keeps the stored one; any other replaces it. */
   updateServer: (def: ServerDef) => invoke<void>('update_server', { def }),
+  /** The definition with its env and header values shown: only when the person asks to see them. */
+  revealServer: (name: string) => invoke<ServerDef>('reveal_server', { name }),
+  /** What a local server runs (values masked unless `reveal`, except those that change what runs). */
+  launchPlan: (name: string, reveal: boolean) => invoke<LaunchPlan>('launch_plan', { name, reveal }),
+  /** The person has read what an imported local server runs and says start it: enabled and started. */
+  /** The person's yes to the plan with `digest` (from launchPlan); refused if it has changed since. */
+  confirmLaunch: (name: string, digest: string) => invoke<void>('confirm_launch', { name, digest }),
   setEnabled: (name: string, enabled: boolean) => invoke<void>('set_enabled', { name, enabled }),
   removeServer: (name: string) => invoke<void>('remove_server', { name }),
   connect: (name: string) => invoke<void>('connect', { name }),
@@ -82,9 +92,18 @@ export const api = {
   /** Saves a past call's whole result where the person chooses; the path, or null if they closed the dialog. */
   saveCallResult: (callId: string, fileName: string) => invoke<string | null>('save_call_result', { callId, fileName }),
   pickImportFile: () => invoke<string | null>('pick_import_file'),
-  previewImport: (path: string) => invoke<ImportPlan>('preview_import', { path }),
-  importServers: (path: string) => invoke<ImportPlan>('import_servers', { path }),
-  exportServers: () => invoke<JsonValue>('export_servers'),
+  /** Reads a config file once and keeps what it would add, under an id; stores nothing. Values masked. */
+  previewImport: (path: string) => invoke<ImportPreview>('preview_import', { path }),
+  /** The same preview with its env and header values shown (the person clicked "Show values"). */
+  revealImport: (id: string) => invoke<ImportPreview>('reveal_import', { id }),
+  /**
+   * Adds exactly the previewed import: without `start`, every server turned off and local ones
+   * waiting for review; with `start` (the person has read what each runs), as the file has them,
+   * started. What was added comes back, masked.
+   */
+  importServers: (id: string, start: boolean) => invoke<ServerDef[]>('import_servers', { id, start }),
+  /** Every server in Claude Desktop's shape; env and header values only with `includeSecrets`. */
+  exportServers: (includeSecrets: boolean) => invoke<Export>('export_servers', { includeSecrets }),
   doctor: () => invoke<Doctor>('doctor'),
   /**
    * Answers a server's question (elicitation); false when it is no longer open. Accepting a

@@ -42,6 +42,7 @@ export function stdioServer(name: string, state: ServerView['state'] = { state: 
   return {
     name,
     state,
+    login: { state: 'none' },
     enabled: true,
     request_timeout_secs: 60,
     transport: { type: 'stdio', command: 'node', args: ['server.js'], env: {}, cwd: null },

@@ -43,6 +43,26 @@ pub async fn status(
         can_refresh: false,
         problem: None,
     };
+    // A refused login is told from the row alone: no vault (and no keyring) needed to say so.
+    match credentials.store().credential_for(server).await? {
+        None => return Ok(empty),
+        Some(row) if row.refused.is_some() => {
+            let scopes = row
+                .meta
+                .get("scopes")
+                .and_then(|s| serde_json::from_value(s.clone()).ok())
+                .unwrap_or_default();
+            return Ok(AuthStatus {
+                problem: row.refused.as_deref().map(super::refresh::refused_reason),
+                issuer: Some(row.key.issuer),
+                client_id: Some(row.key.client_id),
+                resource: Some(row.key.resource),
+                scopes,
+                ..empty
+            });
+        }
+        Some(_) => {}
+    }
     match credentials.current(server).await {
         Ok(None) => Ok(empty),
         Ok(Some(c)) => Ok(AuthStatus {
@@ -99,6 +119,7 @@ pub async fn logout(
                 match revoke(
                     http,
                     url,
+                    &c.key.resource,
                     &c.key.client_id,
                     c.meta.auth_method,
                     c.client_secret.as_ref().map(|s| s.expose()),
@@ -126,27 +147,19 @@ pub async fn logout(
 
 /// RFC 7009 by hand: the `oauth2` crate refuses any revocation endpoint that is not https,
 /// and an authorization server on loopback http (a local or test AS, RFC 8252) is legitimate.
-/// We apply our own rule instead: https, or http on a loopback host.
+/// We apply our own rule instead (`destinations.rs`): https, or http on a loopback host for a
+/// server on this machine (`resource`, the login's).
 async fn revoke(
     http: &reqwest::Client,
     url: &str,
+    resource: &str,
     client_id: &str,
     method: TokenAuthMethod,
     secret: Option<&str>,
     token: Revocable<'_>,
 ) -> Result<(), String> {
+    super::destinations::check_endpoint("revocation endpoint", url, resource)?;
     let parsed = url::Url::parse(url).map_err(|e| format!("bad revocation endpoint {url}: {e}"))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)) {
-        return Err(format!(
-            "the revocation endpoint {url} is neither https nor loopback"
-        ));
-    }
     let (value, hint) = match token {
         Revocable::Refresh(t) => (t, "refresh_token"),
         Revocable::Access(t) => (t, "access_token"),

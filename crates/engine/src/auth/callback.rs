@@ -1,25 +1,43 @@
 //! The loopback redirect (RFC 8252): a listener on 127.0.0.1 with an OS-chosen port and path
-//! `/callback`. It accepts exactly one callback whose `state` matches this login, answers the
-//! browser with a small page, and closes after that, on cancel, or at its timeout. A request
-//! with another state (a stale tab, a stray request) gets a failure page and does not end the
-//! login. A request whose `Host` is not this listener's own loopback address is refused too:
-//! a web page can point a name it controls at 127.0.0.1 (DNS rebinding), but it cannot make the
-//! browser send `Host: 127.0.0.1:PORT`.
+//! `/callback`. It takes exactly one callback whose `state` matches this login and hands it to
+//! the login, which answers the browser only once the code exchange is done: the page says
+//! "logged in" only when the person is. A request with another state (a stale tab, a stray
+//! request) gets a failure page and does not end the login. A request whose `Host` is not this
+//! listener's own loopback address is refused too: a web page can point a name it controls at
+//! 127.0.0.1 (DNS rebinding), but it cannot make the browser send `Host: 127.0.0.1:PORT`.
+//!
+//! It stays small whatever connects: at most `MAX_CONNECTIONS` open connections (more are
+//! closed at once), a connection that does not send its headers within `HEADER_TIMEOUT` is
+//! closed, none is kept alive after its answer, and [`CallbackServer::close`] closes every
+//! socket before the login reports its end.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub const CALLBACK_PATH: &str = "/callback";
+/// Open connections at most; a browser needs one or two.
+const MAX_CONNECTIONS: usize = 16;
+/// How long a connection may take to send its request headers.
+#[cfg(not(test))]
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+#[cfg(test)]
+const HEADER_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long the browser waits for the login to say how it ended (the code exchange).
+const ANSWER_WAIT: Duration = Duration::from_secs(120);
+/// How long `close` lets an answer being written finish before cutting the connection.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// What the authorization server sent back through the browser.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +51,19 @@ pub enum Callback {
         error: String,
         description: Option<String>,
     },
+}
+
+/// The callback, with the browser waiting for how the login ended.
+pub struct PendingCallback {
+    pub callback: Callback,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+impl PendingCallback {
+    /// Tells the browser how the login ended: logged in, or what failed.
+    pub fn answer(self, outcome: Result<(), String>) {
+        let _ = self.reply.send(outcome);
+    }
 }
 
 pub struct CallbackListener {
@@ -56,43 +87,126 @@ impl CallbackListener {
         &self.redirect_uri
     }
 
-    /// Serves until one callback with `state` arrives (returned), or `stop` is cancelled
-    /// (`None`). The socket is closed when this returns.
-    pub async fn accept(
-        self,
-        state: String,
-        server: String,
-        stop: CancellationToken,
-    ) -> Option<Callback> {
-        let (tx, rx) = oneshot::channel::<Callback>();
-        let slot = Arc::new(Mutex::new(Some(tx)));
-        let port = self.port;
-        let accepting = async {
-            loop {
-                let Ok((stream, _)) = self.listener.accept().await else {
-                    // Out of file descriptors or the like: do not spin on it.
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                };
-                let slot = slot.clone();
-                let state = state.clone();
-                let server = server.clone();
-                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let reply = answer(&req, port, &state, &server, &slot);
-                    async move { Ok::<_, Infallible>(reply) }
-                });
-                tokio::spawn(async move {
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        };
-        tokio::select! {
-            got = rx => got.ok(),
-            _ = accepting => None,
-            _ = stop.cancelled() => None,
+    /// Starts answering; the callback comes from [`CallbackServer::next`] once `expect` has
+    /// named the login's `state`.
+    pub fn serve(self, server: String) -> CallbackServer {
+        let (tx, rx) = oneshot::channel::<PendingCallback>();
+        let shared = Arc::new(Shared {
+            port: self.port,
+            server,
+            state: Mutex::new(None),
+            slot: Mutex::new(Some(tx)),
+        });
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(accept_loop(self.listener, shared.clone(), stop.clone()));
+        CallbackServer {
+            shared,
+            rx: Some(rx),
+            stop,
+            task: Some(task),
         }
+    }
+}
+
+/// A running listener. Dropping it stops it too, but only `close` waits until every socket is
+/// closed.
+pub struct CallbackServer {
+    shared: Arc<Shared>,
+    rx: Option<oneshot::Receiver<PendingCallback>>,
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct Shared {
+    port: u16,
+    server: String,
+    /// The `state` of this login, once its authorization URL is made.
+    state: Mutex<Option<String>>,
+    /// Where the one matching callback goes; empty once it has.
+    slot: Mutex<Option<oneshot::Sender<PendingCallback>>>,
+}
+
+impl CallbackServer {
+    /// The login's `state`: only a callback that carries it is taken.
+    pub fn expect(&self, state: &str) {
+        *self.shared.state.lock().unwrap() = Some(state.to_string());
+    }
+
+    /// The matching callback; `None` if the listener stopped first. Cancel-safe.
+    pub async fn next(&mut self) -> Option<PendingCallback> {
+        let rx = self.rx.as_mut()?;
+        let got = rx.await.ok();
+        self.rx = None;
+        got
+    }
+
+    /// Stops listening and closes every connection (an answer being written gets a moment to
+    /// finish); returns once all are closed.
+    pub async fn close(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for CallbackServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+            // Reap finished connections as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors or the like: do not spin on it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        // Over the cap: closed at once (dropped), the listener stays responsive.
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            continue;
+        };
+        let shared = shared.clone();
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(answer(&req, &shared).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    // Let an answer being written finish, then cut the connection.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
+                }
+            }
+        });
+    }
+    // No new connections from here; the ones open end within the grace, or are cut.
+    drop(listener);
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(CLOSE_GRACE * 2, all_closed)
+        .await
+        .is_err()
+    {
+        connections.shutdown().await;
     }
 }
 
@@ -108,14 +222,8 @@ fn host_is_ours(req: &Request<hyper::body::Incoming>, port: u16) -> bool {
     host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}")
 }
 
-fn answer(
-    req: &Request<hyper::body::Incoming>,
-    port: u16,
-    state: &str,
-    server: &str,
-    slot: &Mutex<Option<oneshot::Sender<Callback>>>,
-) -> Response<Full<Bytes>> {
-    if !host_is_ours(req, port) {
+async fn answer(req: &Request<hyper::body::Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    if !host_is_ours(req, shared.port) {
         return page(
             StatusCode::MISDIRECTED_REQUEST,
             "Wrong address",
@@ -133,7 +241,8 @@ fn answer(
         url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    if params.get("state").map(String::as_str) != Some(state) {
+    let expected = shared.state.lock().unwrap().clone();
+    if expected.is_none() || params.get("state") != expected.as_ref() {
         return page(
             StatusCode::BAD_REQUEST,
             "Login link expired",
@@ -157,37 +266,70 @@ fn answer(
             );
         }
     };
-    let Some(tx) = slot.lock().unwrap().take() else {
+    let Some(tx) = shared.slot.lock().unwrap().take() else {
         return page(
             StatusCode::CONFLICT,
             "Already done",
             "This login has already finished. You can close this tab.",
         );
     };
-    let reply = match &callback {
-        Callback::Code { .. } => page(
+    let (reply, outcome) = oneshot::channel();
+    let denied = match &callback {
+        Callback::Denied { error, description } => Some(format!(
+            "{}{}",
+            html_escape(error),
+            description
+                .as_deref()
+                .map(|d| format!(": {}", html_escape(d)))
+                .unwrap_or_default()
+        )),
+        Callback::Code { .. } => None,
+    };
+    if tx.send(PendingCallback { callback, reply }).is_err() {
+        return page(
+            StatusCode::GONE,
+            "Login stopped",
+            "Patchbay stopped waiting for this login. Start it again from Patchbay.",
+        );
+    }
+    if let Some(denied) = denied {
+        return page(
+            StatusCode::OK,
+            "Login refused",
+            &format!(
+                "The authorization server refused the login ({denied}). Go back to Patchbay to try again."
+            ),
+        );
+    }
+    // The page tells the truth: it waits for the code exchange (and the save) to end.
+    match tokio::time::timeout(ANSWER_WAIT, outcome).await {
+        Ok(Ok(Ok(()))) => page(
             StatusCode::OK,
             "Logged in",
             &format!(
                 "Patchbay is now logged in to {}. You can close this tab and go back to Patchbay.",
-                html_escape(server)
+                html_escape(&shared.server)
             ),
         ),
-        Callback::Denied { error, description } => page(
+        Ok(Ok(Err(why))) => page(
             StatusCode::OK,
-            "Login refused",
+            "Login failed",
             &format!(
-                "The authorization server refused the login ({}{}). Go back to Patchbay to try again.",
-                html_escape(error),
-                description
-                    .as_deref()
-                    .map(|d| format!(": {}", html_escape(d)))
-                    .unwrap_or_default()
+                "The login did not complete: {}. Go back to Patchbay to try again.",
+                html_escape(&why)
             ),
         ),
-    };
-    let _ = tx.send(callback);
-    reply
+        Ok(Err(_)) => page(
+            StatusCode::OK,
+            "Login stopped",
+            "The login was stopped in Patchbay before it completed. Start it again from Patchbay.",
+        ),
+        Err(_) => page(
+            StatusCode::OK,
+            "Still working",
+            "Patchbay is taking long to finish the login; go back to Patchbay to see how it ended.",
+        ),
+    }
 }
 
 fn html_escape(text: &str) -> String {
@@ -218,12 +360,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// One raw HTTP/1.1 request, so the test controls every header (a client library would
-    /// set `Host` itself). Returns the status code, or `None` when nothing listens any more.
-    async fn raw_get(port: u16, host: &str, target: &str) -> Option<u16> {
+    /// set `Host` itself). Returns the status code and body, or `None` when nothing listens.
+    async fn raw_get(port: u16, host: &str, target: &str) -> Option<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
@@ -231,102 +372,188 @@ mod tests {
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut reply = String::new();
         stream.read_to_string(&mut reply).await.ok()?;
-        reply.split(' ').nth(1)?.parse().ok()
+        let status = reply.split(' ').nth(1)?.parse().ok()?;
+        Some((status, reply))
     }
 
-    async fn listening(
-        state: &str,
-    ) -> (
-        u16,
-        CancellationToken,
-        tokio::task::JoinHandle<Option<Callback>>,
-    ) {
+    async fn status(port: u16, host: &str, target: &str) -> Option<u16> {
+        raw_get(port, host, target).await.map(|(s, _)| s)
+    }
+
+    async fn listening(state: &str) -> (u16, CallbackServer) {
         let listener = CallbackListener::bind().await.unwrap();
         let port = listener.port;
         assert_eq!(
             listener.redirect_uri(),
             format!("http://127.0.0.1:{port}/callback")
         );
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(listener.accept(state.into(), "demo".into(), stop.clone()));
-        (port, stop, task)
+        let server = listener.serve("demo".into());
+        server.expect(state);
+        (port, server)
+    }
+
+    /// Whether the peer closed `stream` (EOF or reset) within `within`.
+    async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 64];
+        matches!(
+            tokio::time::timeout(within, stream.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
     }
 
     #[tokio::test]
     async fn a_foreign_host_or_state_is_refused_and_the_login_keeps_waiting() {
-        let (port, _stop, task) = listening("s1").await;
+        let (port, mut server) = listening("s1").await;
         let here = format!("127.0.0.1:{port}");
         // DNS rebinding: a page at evil.example resolved to 127.0.0.1.
         let rebound = format!("evil.example:{port}");
         assert_eq!(
-            raw_get(port, &rebound, "/callback?code=c&state=s1").await,
+            status(port, &rebound, "/callback?code=c&state=s1").await,
             Some(421)
         );
         assert_eq!(
-            raw_get(port, &here, "/callback?code=c&state=other").await,
+            status(port, &here, "/callback?code=c&state=other").await,
             Some(400)
         );
-        assert_eq!(raw_get(port, &here, "/elsewhere").await, Some(404));
-        assert_eq!(raw_get(port, &here, "/callback?state=s1").await, Some(400));
-        assert!(!task.is_finished(), "none of those ends the login");
+        assert_eq!(status(port, &here, "/elsewhere").await, Some(404));
+        assert_eq!(status(port, &here, "/callback?state=s1").await, Some(400));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), server.next())
+                .await
+                .is_err(),
+            "none of those ends the login"
+        );
+        server.close().await;
+    }
 
+    #[tokio::test]
+    async fn the_page_says_logged_in_only_once_the_login_has_succeeded() {
+        let (port, mut server) = listening("s1").await;
         let localhost = format!("localhost:{port}");
-        assert_eq!(
+        let browser = tokio::spawn(async move {
             raw_get(
                 port,
                 &localhost,
-                "/callback?code=the-code&state=s1&iss=https%3A%2F%2Fas"
+                "/callback?code=the-code&state=s1&iss=https%3A%2F%2Fas",
             )
-            .await,
-            Some(200)
-        );
+            .await
+        });
+        let pending = server.next().await.expect("the callback");
         assert_eq!(
-            task.await.unwrap(),
-            Some(Callback::Code {
+            pending.callback,
+            Callback::Code {
                 code: "the-code".into(),
                 iss: Some("https://as".into())
-            })
+            }
         );
-        // One callback per login: the listener is closed, a second answer reaches nobody.
+        // The browser is still waiting: the exchange has not happened yet.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!browser.is_finished());
+        pending.answer(Ok(()));
+        let (code, page) = browser.await.unwrap().unwrap();
+        assert_eq!(code, 200);
+        assert!(page.contains("Logged in"), "{page}");
+        // One callback per login: a second answer is refused.
+        let here = format!("127.0.0.1:{port}");
         assert_eq!(
-            raw_get(port, &here, "/callback?code=again&state=s1").await,
+            status(port, &here, "/callback?code=again&state=s1").await,
+            Some(409)
+        );
+        server.close().await;
+        assert_eq!(
+            status(port, &here, "/callback?code=again&state=s1").await,
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_exchange_is_what_the_page_says() {
+        let (port, mut server) = listening("s2").await;
+        let here = format!("127.0.0.1:{port}");
+        let browser =
+            tokio::spawn(async move { raw_get(port, &here, "/callback?code=c&state=s2").await });
+        server.next().await.unwrap().answer(Err(
+            "the authorization server did not accept the login code: <invalid_grant>".into(),
+        ));
+        let (_, page) = browser.await.unwrap().unwrap();
+        assert!(
+            page.contains("Login failed") && page.contains("&lt;invalid_grant&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("Logged in"), "{page}");
+        server.close().await;
     }
 
     #[tokio::test]
     async fn an_error_from_the_authorization_server_ends_the_login_with_its_words() {
-        let (port, _stop, task) = listening("s2").await;
+        let (port, mut server) = listening("s2").await;
         let here = format!("127.0.0.1:{port}");
+        let (code, page) = raw_get(
+            port,
+            &here,
+            "/callback?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&state=s2",
+        )
+        .await
+        .unwrap();
+        assert_eq!(code, 200);
+        assert!(page.contains("&lt;b&gt;no"), "{page}");
         assert_eq!(
-            raw_get(
-                port,
-                &here,
-                "/callback?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E&state=s2"
-            )
-            .await,
-            Some(200)
-        );
-        assert_eq!(
-            task.await.unwrap(),
-            Some(Callback::Denied {
+            server.next().await.unwrap().callback,
+            Callback::Denied {
                 error: "access_denied".into(),
                 description: Some("<b>no</b>".into())
-            })
+            }
+        );
+        server.close().await;
+    }
+
+    #[tokio::test]
+    async fn close_closes_every_socket_before_it_returns() {
+        let (port, server) = listening("s3").await;
+        // A browser that connected and said nothing yet, and one waiting for its answer.
+        let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut half = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        half.write_all(b"GET /callback?code=c&state=s3 HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        server.close().await;
+        // Closed by the time `close` returned: no wait needed.
+        assert!(closed_within(&mut idle, Duration::from_millis(1)).await);
+        assert!(closed_within(&mut half, Duration::from_millis(1)).await);
+        assert!(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
         );
     }
 
     #[tokio::test]
-    async fn after_a_cancel_or_timeout_a_late_callback_reaches_nobody() {
-        let (port, stop, task) = listening("s3").await;
-        // The login's timeout fires (the login cancels the same token on timeout or cancel).
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        stop.cancel();
-        assert_eq!(task.await.unwrap(), None);
+    async fn connections_are_capped_and_a_silent_one_is_dropped() {
+        let (port, server) = listening("s4").await;
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            held.push(
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // One over the cap is closed at once.
+        let mut extra = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        assert!(closed_within(&mut extra, Duration::from_secs(2)).await);
+        // A connection that never sends its headers is closed after the header timeout, which
+        // frees its place.
+        assert!(closed_within(&mut held[0], HEADER_TIMEOUT * 4).await);
         let here = format!("127.0.0.1:{port}");
-        assert_eq!(
-            raw_get(port, &here, "/callback?code=late&state=s3").await,
-            None
-        );
+        assert_eq!(status(port, &here, "/elsewhere").await, Some(404));
+        server.close().await;
     }
 }

@@ -1,6 +1,7 @@
-//! What every part of the engine that needs tokens shares: the store, and the vault and
-//! refresh coordinator, made on first use (opening the vault may ask the OS keyring, which a
-//! command that never touches a login should not wait for). Cheap to clone.
+//! What every part of the engine that needs secrets shares: the store, the vault (opened on the
+//! first secret that needs it: opening it may ask the OS keyring, which a command or a launch
+//! that never touches a secret should not meet) and the one refresh coordinator. Cheap to
+//! clone.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use tokio::sync::OnceCell;
 use super::credentials::Credentials;
 use super::refresh::RefreshCoordinator;
 use crate::store::Store;
-use crate::vault::{NoKeyring, OsKeyring, Vault};
+use crate::vault::VaultCell;
 
 #[derive(Clone)]
 pub struct AuthContext {
@@ -20,8 +21,7 @@ pub struct AuthContext {
 
 struct Inner {
     store: Store,
-    data_dir: PathBuf,
-    os_keyring: bool,
+    vault: Arc<VaultCell>,
     http: reqwest::Client,
     refresh_timeout: Duration,
     refresher: OnceCell<Arc<RefreshCoordinator>>,
@@ -37,9 +37,8 @@ impl AuthContext {
     ) -> AuthContext {
         AuthContext {
             inner: Arc::new(Inner {
+                vault: Arc::new(VaultCell::new(store.clone(), data_dir, os_keyring)),
                 store,
-                data_dir,
-                os_keyring,
                 http,
                 refresh_timeout,
                 refresher: OnceCell::new(),
@@ -53,25 +52,22 @@ impl AuthContext {
         inner
             .refresher
             .get_or_init(|| async {
-                let dir = inner.data_dir.clone();
-                let os_keyring = inner.os_keyring;
-                let vault = tokio::task::spawn_blocking(move || {
-                    if os_keyring {
-                        Vault::open(&dir, &OsKeyring)
-                    } else {
-                        Vault::open(&dir, &NoKeyring)
-                    }
-                })
-                .await
-                .expect("vault task");
                 RefreshCoordinator::new(
-                    Credentials::new(inner.store.clone(), Arc::new(vault)),
+                    Credentials::new(inner.store.clone(), inner.vault.clone()),
                     inner.http.clone(),
                     inner.refresh_timeout,
                 )
             })
             .await
             .clone()
+    }
+
+    pub fn vault(&self) -> &VaultCell {
+        &self.inner.vault
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     pub fn http(&self) -> &reqwest::Client {

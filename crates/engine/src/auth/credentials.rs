@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{CredentialKey, CredentialRow, Expected, Store, StoreError};
-use crate::vault::{Secret, Vault, VaultError};
+use crate::vault::{Secret, Vault, VaultCell, VaultError, context};
 
 /// How the client proves itself at the token endpoint (from the AS metadata and registration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +44,9 @@ pub struct Credential {
     pub refresh_token: Option<Secret>,
     pub client_secret: Option<Secret>,
     pub meta: CredentialMeta,
+    /// Why the authorization server refused the refresh token, once it has: the login is dead
+    /// and is never sent again (see `Store::mark_refused`).
+    pub refused: Option<String>,
 }
 
 /// The sealed part, as JSON inside the AEAD.
@@ -64,19 +67,26 @@ pub enum CredentialsError {
     Vault(#[from] VaultError),
 }
 
-/// The credentials table seen through the vault. Cheap to clone.
+/// The credentials table seen through the vault. Cheap to clone. The vault is opened on the
+/// first secret that needs it, never before (a server without a saved login never asks the
+/// keyring).
 #[derive(Clone, Debug)]
 pub struct Credentials {
     store: Store,
-    vault: Arc<Vault>,
+    vault: Arc<VaultCell>,
 }
 
 impl Credentials {
-    pub fn new(store: Store, vault: Arc<Vault>) -> Credentials {
+    pub fn new(store: Store, vault: Arc<VaultCell>) -> Credentials {
         Credentials { store, vault }
     }
 
-    pub fn vault(&self) -> &Vault {
+    /// The vault, opened now if need be.
+    pub async fn vault(&self) -> Arc<Vault> {
+        self.vault.get().await
+    }
+
+    pub fn vault_cell(&self) -> &VaultCell {
         &self.vault
     }
 
@@ -87,23 +97,27 @@ impl Credentials {
     /// The server's current credential. A row the vault cannot open is an error (the caller
     /// treats it as "log in again"), never a crash and never plaintext.
     pub async fn current(&self, server: &str) -> Result<Option<Credential>, CredentialsError> {
-        self.store
-            .credential_for(server)
-            .await?
-            .map(|row| self.open_row(row))
-            .transpose()
+        match self.store.credential_for(server).await? {
+            Some(row) => Ok(Some(self.open_row(row).await?)),
+            None => Ok(None),
+        }
     }
 
     pub async fn get(&self, key: &CredentialKey) -> Result<Option<Credential>, CredentialsError> {
-        self.store
-            .credential(key)
-            .await?
-            .map(|row| self.open_row(row))
-            .transpose()
+        match self.store.credential(key).await? {
+            Some(row) => Ok(Some(self.open_row(row).await?)),
+            None => Ok(None),
+        }
     }
 
-    pub(crate) fn open_row(&self, row: CredentialRow) -> Result<Credential, CredentialsError> {
-        let plain = self.vault.open_sealed(&row.sealed, &row.key.context())?;
+    pub(crate) async fn open_row(
+        &self,
+        row: CredentialRow,
+    ) -> Result<Credential, CredentialsError> {
+        let plain = self
+            .vault()
+            .await
+            .open_sealed(&row.sealed, &context::credential(&row.key))?;
         let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| VaultError::Unsealable)?;
         let meta: CredentialMeta = serde_json::from_value(row.meta).map_err(|e| {
             StoreError::Corrupt(format!("credential of server '{}': {e}", row.key.server))
@@ -115,6 +129,7 @@ impl Credentials {
             refresh_token: sealed.refresh_token.map(Secret::new),
             client_secret: sealed.client_secret.map(Secret::new),
             meta,
+            refused: row.refused,
         })
     }
 
@@ -135,7 +150,7 @@ impl Credentials {
             client_secret: client_secret.map(|s| s.expose().to_string()),
         })
         .expect("strings serialize");
-        let sealed = self.vault.seal(&plain, &key.context())?;
+        let sealed = self.vault().await.seal(&plain, &context::credential(key))?;
         let meta_json = serde_json::to_value(&meta).expect("meta serializes");
         let version = self
             .store
@@ -148,26 +163,20 @@ impl Credentials {
             refresh_token: refresh_token.cloned(),
             client_secret: client_secret.cloned(),
             meta,
+            refused: None,
         })
     }
 
-    fn client_secret_context(server: &str) -> String {
-        format!(
-            "client-secret:{}",
-            serde_json::to_string(server).expect("a string serializes")
-        )
-    }
-
     /// Seals a pre-registered client's secret for storing with its server.
-    pub fn seal_client_secret(
+    pub async fn seal_client_secret(
         &self,
         server: &str,
         secret: &Secret,
     ) -> Result<Vec<u8>, CredentialsError> {
-        Ok(self.vault.seal(
-            secret.expose().as_bytes(),
-            &Self::client_secret_context(server),
-        )?)
+        Ok(self
+            .vault()
+            .await
+            .seal(secret.expose().as_bytes(), &context::client_secret(server))?)
     }
 
     /// The server's pre-registered client secret, if it has one.
@@ -176,17 +185,11 @@ impl Credentials {
             return Ok(None);
         };
         let plain = self
-            .vault
-            .open_sealed(&sealed, &Self::client_secret_context(server))?;
+            .vault()
+            .await
+            .open_sealed(&sealed, &context::client_secret(server))?;
         let text = String::from_utf8(plain).map_err(|_| VaultError::Unsealable)?;
         Ok(Some(Secret::new(text)))
-    }
-
-    fn registered_context(issuer: &str) -> String {
-        format!(
-            "registered-client:{}",
-            serde_json::to_string(issuer).expect("a string serializes")
-        )
     }
 
     /// The client Patchbay registered itself at `issuer` (RFC 7591), to reuse.
@@ -200,8 +203,9 @@ impl Credentials {
         let secret = match sealed {
             Some(sealed) => {
                 let plain = self
-                    .vault
-                    .open_sealed(&sealed, &Self::registered_context(issuer))?;
+                    .vault()
+                    .await
+                    .open_sealed(&sealed, &context::registered_client(issuer))?;
                 Some(Secret::new(
                     String::from_utf8(plain).map_err(|_| VaultError::Unsealable)?,
                 ))
@@ -217,12 +221,14 @@ impl Credentials {
         client_id: &str,
         secret: Option<&Secret>,
     ) -> Result<(), CredentialsError> {
-        let sealed = secret
-            .map(|s| {
-                self.vault
-                    .seal(s.expose().as_bytes(), &Self::registered_context(issuer))
-            })
-            .transpose()?;
+        let sealed = match secret {
+            Some(s) => Some(
+                self.vault()
+                    .await
+                    .seal(s.expose().as_bytes(), &context::registered_client(issuer))?,
+            ),
+            None => None,
+        };
         Ok(self
             .store
             .put_registered_client(issuer, client_id, sealed)

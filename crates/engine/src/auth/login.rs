@@ -16,10 +16,11 @@ use rmcp::transport::auth::{
 use tokio_util::sync::CancellationToken;
 
 use super::browser::{BrowserMode, UnsafeUrl, check_url, open_in_system_browser};
-use super::callback::{Callback, CallbackListener};
+use super::callback::{Callback, CallbackListener, CallbackServer};
 use super::credentials::{
     Credential, CredentialMeta, Credentials, CredentialsError, TokenAuthMethod,
 };
+use super::destinations::check_endpoint;
 use crate::store::{CredentialKey, Expected};
 use crate::vault::Secret;
 
@@ -129,19 +130,30 @@ pub async fn login(
 ) -> Result<Credential, LoginError> {
     let mut reused_at: Option<String> = None;
     let server = req.server.clone();
+    let listener = CallbackListener::bind()
+        .await
+        .map_err(|e| LoginError::Start {
+            server: server.clone(),
+            message: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
+        })?;
+    let redirect_uri = listener.redirect_uri().to_string();
+    let mut callbacks = listener.serve(server.clone());
     // Cancel and the timeout bound the whole login, not only the wait for the browser: a
     // server or AS that hangs during discovery, registration or the code exchange must not
     // keep the login slot (and every request waiting on it) forever.
     let outcome = tokio::select! {
         r = tokio::time::timeout(
             req.timeout,
-            login_once(credentials, req, observer, cancel.clone(), &mut reused_at),
+            login_once(credentials, req, observer, &redirect_uri, &mut callbacks, &mut reused_at),
         ) => match r {
             Ok(outcome) => outcome,
             Err(_) => Err(LoginError::TimedOut { server, secs: req.timeout.as_secs() }),
         },
         _ = cancel.cancelled() => Err(LoginError::Cancelled { server }),
     };
+    // Every socket of the listener is closed before the login says how it ended: whoever acts
+    // on that (a new login, a test) never meets this one's listener.
+    callbacks.close().await;
     // A reused registration that did not get us in may be one the AS has forgotten: drop it so
     // the next login registers afresh. (Not after cancel or timeout: those say nothing about it.)
     if let (Err(e), Some(issuer)) = (&outcome, &reused_at)
@@ -160,7 +172,8 @@ async fn login_once(
     credentials: &Credentials,
     req: &LoginRequest,
     observer: &dyn LoginObserver,
-    cancel: CancellationToken,
+    redirect_uri: &str,
+    callbacks: &mut CallbackServer,
     reused_at: &mut Option<String>,
 ) -> Result<Credential, LoginError> {
     let server = req.server.clone();
@@ -181,19 +194,51 @@ async fn login_once(
             ))
         })?;
     let metadata = resolution.metadata.clone();
+    // The code, the tokens and any client secret go to these: https, or this machine only for
+    // a server on this machine (see `destinations.rs`).
+    let endpoints = [
+        (
+            "authorization endpoint",
+            Some(&metadata.authorization_endpoint),
+        ),
+        ("token endpoint", Some(&metadata.token_endpoint)),
+        (
+            "registration endpoint",
+            metadata.registration_endpoint.as_ref(),
+        ),
+    ];
+    for (what, endpoint) in endpoints {
+        if let Some(endpoint) = endpoint {
+            check_endpoint(what, endpoint, &req.url).map_err(|message| LoginError::Start {
+                server: server.clone(),
+                message,
+            })?;
+        }
+    }
+    // The values that bind this login (its state, its resource, where the code goes) are
+    // Patchbay's: an authorization endpoint that already carries one could choose them.
+    if let Ok(endpoint) = url::Url::parse(&metadata.authorization_endpoint)
+        && let Some((name, _)) = endpoint.query_pairs().find(|(k, _)| {
+            matches!(
+                k.as_ref(),
+                "state" | "resource" | "redirect_uri" | "client_id" | "code_challenge"
+            )
+        })
+    {
+        return Err(LoginError::Start {
+            server: server.clone(),
+            message: format!(
+                "the authorization endpoint {} already sets `{name}`, which only Patchbay may choose; refused",
+                metadata.authorization_endpoint
+            ),
+        });
+    }
     // Nothing published: rmcp falls back to the 2025-03-26 default endpoints, which a server
     // that needs no login at all does not have. Say so if they fail.
     let guessed = !resolution.source.is_discovered();
     manager.set_metadata(resolution.metadata);
 
-    let listener = CallbackListener::bind()
-        .await
-        .map_err(|e| LoginError::Start {
-            server: server.clone(),
-            message: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
-        })?;
-    let redirect_uri = listener.redirect_uri().to_string();
-    let request = AuthorizationRequest::new(redirect_uri.clone()).with_client_name("Patchbay");
+    let request = AuthorizationRequest::new(redirect_uri.to_string()).with_client_name("Patchbay");
     // Scopes: a step-up asks for the union of what it has and what the 403 named; otherwise the
     // challenge's scope, else the resource's `scopes_supported`, else none (rmcp's initial
     // selection); `offline_access` is added when the AS offers it.
@@ -244,7 +289,7 @@ async fn login_once(
                     };
                     let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
                     let registered = manager
-                        .register_client("Patchbay", &redirect_uri, &scope_refs)
+                        .register_client("Patchbay", redirect_uri, &scope_refs)
                         .await
                         .map_err(|e| LoginError::Start {
                             server: server.clone(),
@@ -294,10 +339,13 @@ async fn login_once(
             server: server.clone(),
             source,
         })?;
+    // The last of each: rmcp appends its own after the endpoint's (and an endpoint that
+    // brings its own is refused above).
     let query = |name: &str| {
         auth_url
             .query_pairs()
-            .find(|(k, _)| k == name)
+            .filter(|(k, _)| k == name)
+            .last()
             .map(|(_, v)| v.into_owned())
     };
     let state = query("state").ok_or_else(|| LoginError::Start {
@@ -309,9 +357,7 @@ async fn login_once(
         .map(|s| s.split_whitespace().map(String::from).collect())
         .unwrap_or_default();
 
-    let stop = CancellationToken::new();
-    let _stop_on_exit = stop.clone().drop_guard();
-    let accept = tokio::spawn(listener.accept(state.clone(), server.clone(), stop.clone()));
+    callbacks.expect(&state);
     observer.waiting_for_browser(auth_url.as_str());
     tracing::info!(mode = ?req.browser, "waiting for the browser");
     let follow = async {
@@ -324,7 +370,7 @@ async fn login_once(
             }
             BrowserMode::Print => Ok(()),
             BrowserMode::Follow => {
-                follow(&auth_url, &redirect_uri)
+                follow(&auth_url, redirect_uri)
                     .await
                     .map_err(|message| LoginError::Follow {
                         server: server.clone(),
@@ -338,29 +384,62 @@ async fn login_once(
         follow.await?;
         std::future::pending::<Result<(), LoginError>>().await
     };
+    // (Cancel and the timeout are the caller's: it stops this and closes the listener.)
     let got = tokio::select! {
-        got = accept => got.ok().flatten(),
+        got = callbacks.next() => got,
         Err(e) = callback => return Err(e),
-        _ = tokio::time::sleep(req.timeout) => {
-            return Err(LoginError::TimedOut { server, secs: req.timeout.as_secs() });
-        }
-        _ = cancel.cancelled() => return Err(LoginError::Cancelled { server }),
     };
-    let (code, iss) = match got {
-        Some(Callback::Code { code, iss }) => (code, iss),
-        Some(Callback::Denied { error, description }) => {
+    let Some(pending) = got else {
+        return Err(LoginError::Cancelled { server });
+    };
+    let (code, iss) = match pending.callback.clone() {
+        Callback::Code { code, iss } => (code, iss),
+        Callback::Denied { error, description } => {
+            pending.answer(Err(error.clone()));
             return Err(LoginError::Denied {
                 server,
                 error,
                 description,
             });
         }
-        None => return Err(LoginError::Cancelled { server }),
     };
+    // The browser waits for this: its page says "logged in" only once the tokens are saved.
+    let finished = exchange_and_save(
+        credentials,
+        &server,
+        &session,
+        (&code, &state, iss.as_deref()),
+        CredentialKey {
+            server: server.clone(),
+            issuer,
+            client_id: String::new(),
+            resource,
+        },
+        &metadata,
+        client.as_ref(),
+        requested_scopes,
+    )
+    .await;
+    pending.answer(finished.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+    finished
+}
 
+/// The code exchange, and the tokens stored as the server's one current credential.
+#[allow(clippy::too_many_arguments)]
+async fn exchange_and_save(
+    credentials: &Credentials,
+    server: &str,
+    session: &AuthorizationSession,
+    (code, state, iss): (&str, &str, Option<&str>),
+    key: CredentialKey,
+    metadata: &rmcp::transport::auth::AuthorizationMetadata,
+    client: Option<&PreRegisteredClient>,
+    requested_scopes: Vec<String>,
+) -> Result<Credential, LoginError> {
+    let server = server.to_string();
     let started = now_ms();
     let tokens = session
-        .handle_callback_with_issuer(&code, &state, iss.as_deref())
+        .handle_callback_with_issuer(code, state, iss)
         .await
         .map_err(|e| LoginError::Exchange {
             server: server.clone(),
@@ -375,12 +454,7 @@ async fn login_once(
                 server: server.clone(),
                 message: e.to_string(),
             })?;
-    let key = CredentialKey {
-        server: server.clone(),
-        issuer,
-        client_id,
-        resource,
-    };
+    let key = CredentialKey { client_id, ..key };
     let meta = CredentialMeta {
         token_endpoint: metadata.token_endpoint.clone(),
         revocation_endpoint: metadata
@@ -388,7 +462,7 @@ async fn login_once(
             .get("revocation_endpoint")
             .and_then(|v| v.as_str())
             .map(String::from),
-        auth_method: token_auth_method(&metadata, client.as_ref()),
+        auth_method: token_auth_method(metadata, client),
         expires_at_ms: tokens
             .expires_in()
             .map(|d| started + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
@@ -407,7 +481,7 @@ async fn login_once(
                 .refresh_token()
                 .map(|t| Secret::new(t.secret().clone()))
                 .as_ref(),
-            client.as_ref().and_then(|c| c.secret.as_ref()),
+            client.and_then(|c| c.secret.as_ref()),
             meta,
         )
         .await

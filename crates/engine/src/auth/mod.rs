@@ -9,6 +9,7 @@ pub mod browser;
 mod callback;
 mod context;
 mod credentials;
+pub mod destinations;
 mod login;
 mod refresh;
 mod token;
@@ -20,5 +21,6 @@ pub use login::{
     DEFAULT_LOGIN_TIMEOUT, LoginError, LoginObserver, LoginRequest, PreRegisteredClient, login,
     step_up_scopes,
 };
+pub(crate) use refresh::refused_reason;
 pub use refresh::{DEFAULT_REFRESH_TIMEOUT, RefreshCoordinator, RefreshError};
 pub use token::{TokenError, TokenGrant};

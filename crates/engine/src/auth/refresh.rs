@@ -32,6 +32,7 @@ use rand::RngCore;
 use super::credentials::{Credential, CredentialMeta, Credentials, CredentialsError};
 use super::token::{self, TokenError};
 use crate::store::{CredentialKey, Expected, Lease, StoreError};
+use crate::vault::VaultError;
 
 /// Default bound on one refresh; the hub keeps it shorter than the connect timeout (45 s), so
 /// a connection attempt that needs a refresh can still finish after the refresh gives up.
@@ -50,6 +51,10 @@ pub enum RefreshError {
     TimedOut { server: String, secs: u64 },
     #[error("could not refresh the login of server '{server}': {message}")]
     Failed { server: String, message: String },
+    /// The saved login cannot be opened this run (the vault is locked); it is kept, and works
+    /// again once the key can be had. Not a reason to log in again.
+    #[error("the saved login of server '{server}' cannot be opened: {reason}")]
+    Locked { server: String, reason: String },
 }
 
 type Flight = Shared<BoxFuture<'static, Result<Credential, RefreshError>>>;
@@ -130,6 +135,12 @@ impl RefreshCoordinator {
             Ok(None) => return Ok(None),
             Err(e) => return Err(needs_login_or_failed(server, e)),
         };
+        if let Some(why) = &cred.refused {
+            return Err(RefreshError::NeedsLogin {
+                server: server.into(),
+                reason: refused_reason(why),
+            });
+        }
         if !Self::needs_refresh_soon(&cred) || cred.refresh_token.is_none() {
             return Ok(Some(cred));
         }
@@ -221,6 +232,7 @@ impl RefreshCoordinator {
                     return self
                         .credentials
                         .open_row(row)
+                        .await
                         .map_err(|e| needs_login_or_failed(&server, e));
                 }
                 Lease::Changed(None) => {
@@ -278,6 +290,12 @@ impl RefreshCoordinator {
             }
             Err(e) => return Err(needs_login_or_failed(&server, e)),
         };
+        if let Some(why) = &cred.refused {
+            return Err(RefreshError::NeedsLogin {
+                server,
+                reason: refused_reason(why),
+            });
+        }
         let Some(refresh_token) = cred.refresh_token.clone() else {
             return Err(RefreshError::NeedsLogin {
                 server,
@@ -323,16 +341,30 @@ impl RefreshCoordinator {
                     Err(e) => Err(needs_login_or_failed(&key.server, e)),
                 }
             }
+            // A stored token endpoint that breaks the rule can never be refreshed at.
+            Err(TokenError::Unsafe(why)) => Err(RefreshError::NeedsLogin {
+                server,
+                reason: why,
+            }),
             Err(TokenError::InvalidGrant(why)) => {
                 // Only the rejection of the refresh token that is still current means a login
                 // is needed; if another process stored newer tokens meanwhile, use those.
                 if let Some(newer) = self.newer_than(key, seen).await {
                     return Ok(newer);
                 }
+                // Dead for every process from now on: `auth-status`, lists, `doctor` and the
+                // app's badge say "needs login", and nobody sends this refresh token again.
+                // (Compare-and-swap: a login that landed meanwhile stays usable.)
                 tracing::info!("refresh token rejected; a login is needed");
+                if let Err(e) = self.credentials.store().mark_refused(key, seen, &why).await {
+                    tracing::warn!("could not mark the refused login: {e}");
+                }
+                if let Some(newer) = self.newer_than(key, seen).await {
+                    return Ok(newer);
+                }
                 Err(RefreshError::NeedsLogin {
                     server,
-                    reason: why,
+                    reason: refused_reason(&why),
                 })
             }
             Err(e) => Err(RefreshError::Failed {
@@ -352,9 +384,19 @@ impl RefreshCoordinator {
     }
 }
 
-/// A credential the vault cannot open means "log in again"; a database error is a failure.
+/// Why a refused login needs a new one, in the person's words.
+pub(crate) fn refused_reason(why: &str) -> String {
+    format!("the authorization server refused the saved login ({why}); log in again")
+}
+
+/// A credential the vault cannot open means "log in again"; a locked vault means "not now"
+/// (the login is kept); a database error is a failure.
 fn needs_login_or_failed(server: &str, e: CredentialsError) -> RefreshError {
     match e {
+        CredentialsError::Vault(VaultError::Locked(reason)) => RefreshError::Locked {
+            server: server.into(),
+            reason,
+        },
         CredentialsError::Vault(v) => RefreshError::NeedsLogin {
             server: server.into(),
             reason: v.to_string(),

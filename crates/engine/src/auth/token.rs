@@ -36,6 +36,8 @@ pub enum TokenError {
     Transport(String),
     #[error("the token endpoint's answer could not be read: {0}")]
     Malformed(String),
+    #[error("{0}")]
+    Unsafe(String),
 }
 
 /// The transport error type `oauth2` wants from our HTTP function.
@@ -74,6 +76,14 @@ pub(crate) async fn refresh(
     cred: &Credential,
     refresh_token: &Secret,
 ) -> Result<TokenGrant, TokenError> {
+    // The refresh token and any client secret go only where the login's own rule allows
+    // (https, or this machine for a server on this machine), whatever the stored metadata says.
+    super::destinations::check_endpoint(
+        "token endpoint",
+        &cred.meta.token_endpoint,
+        &cred.key.resource,
+    )
+    .map_err(TokenError::Unsafe)?;
     let token_url = TokenUrl::new(cred.meta.token_endpoint.clone())
         .map_err(|e| TokenError::Malformed(format!("token endpoint: {e}")))?;
     let mut client = BasicClient::new(ClientId::new(cred.key.client_id.clone()))

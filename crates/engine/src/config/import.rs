@@ -19,9 +19,9 @@ use serde_json::error::Category;
 
 use super::{ConfigError, ServerDef, TransportDef};
 
-/// What an import would add, for a preview before anything is stored.
-#[derive(Debug, Clone, serde::Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+/// What a config file would add. The hub keeps it for the person's review (`ImportPreview`)
+/// and adds exactly it.
+#[derive(Debug, Clone)]
 pub struct ImportPlan {
     pub servers: Vec<ServerDef>,
     /// Things the person should know (an unresolved `${input:..}`, an ignored field).

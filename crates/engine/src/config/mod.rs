@@ -3,14 +3,18 @@
 
 mod export;
 mod import;
+mod review;
+mod secrets;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use export::export_claude;
+pub use export::{Export, export_claude};
 pub use import::{ImportPlan, import_file};
+pub use review::{EnvEntry, INHERITED_ENV, LaunchPlan, changes_what_runs, looks_secret};
+pub use secrets::{MASK, SecretValues};
 
 /// Default per-request timeout when a definition does not set one.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
@@ -41,6 +45,12 @@ pub struct ServerDef {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<RootDef>>"))]
     pub roots: Vec<RootDef>,
+    /// A local server the person did not type in themselves (imported from a file) whose
+    /// command line they have not confirmed yet: it is never started until they have seen
+    /// what it runs ([`ServerDef::launch_plan`]) and said yes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<bool>"))]
+    pub needs_review: bool,
 }
 
 /// One MCP root: a `file://` URL of a folder, and the name a server may show for it.
@@ -119,6 +129,10 @@ pub enum TransportDef {
         #[serde(default)]
         headers: BTreeMap<String, String>,
     },
+    /// A stored definition this Patchbay cannot read (written by a newer version, or damaged).
+    /// Listed with the reason so the person can remove it; never connected and never written
+    /// back, so the stored original stays as it was.
+    Unreadable { reason: String },
 }
 
 impl TransportDef {
@@ -127,6 +141,7 @@ impl TransportDef {
             TransportDef::Stdio { .. } => "stdio",
             TransportDef::Http { .. } => "http",
             TransportDef::Sse { .. } => "sse",
+            TransportDef::Unreadable { .. } => "unreadable",
         }
     }
 }
@@ -141,6 +156,15 @@ impl ServerDef {
             oauth_client_id: None,
             oauth_client_metadata_url: None,
             roots: Vec::new(),
+            needs_review: false,
+        }
+    }
+
+    /// The URL of a remote server; `None` for a local process.
+    pub fn remote_url(&self) -> Option<&str> {
+        match &self.transport {
+            TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => Some(url),
+            TransportDef::Stdio { .. } | TransportDef::Unreadable { .. } => None,
         }
     }
 
@@ -211,13 +235,22 @@ impl ServerDef {
                     if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
                         return Err(bad("headers", format!("{k:?} is not a valid header name")));
                     }
-                    if http::HeaderValue::from_str(v).is_err() {
+                    // A masked value stands for a stored one (see `secrets.rs`).
+                    if v != MASK && http::HeaderValue::from_str(v).is_err() {
                         return Err(bad(
                             "headers",
                             format!("the value of {k:?} is not a valid header value"),
                         ));
                     }
                 }
+            }
+            TransportDef::Unreadable { reason } => {
+                return Err(bad(
+                    "transport",
+                    format!(
+                        "cannot be read by this version of Patchbay ({reason}); update Patchbay, or remove the server"
+                    ),
+                ));
             }
         }
         Ok(())
@@ -306,6 +339,7 @@ impl ServerDef {
                 .collect::<Vec<_>>()
                 .join(" "),
             TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => url.clone(),
+            TransportDef::Unreadable { .. } => "(unreadable definition)".into(),
         }
     }
 }

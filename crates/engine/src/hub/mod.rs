@@ -1,5 +1,9 @@
 //! `Hub`: the one door into the engine. The desktop shell, the CLI and the tests hold one.
 
+mod servers;
+
+pub use servers::{ImportPreview, ImportedServer};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,11 +23,12 @@ use crate::auth::{
 };
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
 use crate::catalog::{self, CatalogError, CompletionTarget, Listing, Page};
-use crate::config::{self, ConfigError, ImportPlan, RootDef, ServerDef, TransportDef};
+use crate::config::{self, ConfigError, ServerDef};
+use crate::definitions::{self, SecretsError};
 use crate::events::{Event, EventBus, ServerState};
 use crate::session::{Session, SessionTimings, Unavailable};
-use crate::store::{CallRecord, Store, StoreError};
-use crate::vault::{KeyBackend, Secret};
+use crate::store::{CallRecord, LoginState, Store, StoreError};
+use crate::vault::KeyBackend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -37,7 +42,8 @@ pub enum HubError {
     Invalid(#[from] config::InvalidServer),
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
-    #[error("server '{server}' could not list its tools: {message}")]
+    /// A request to a connected server failed; `message` names the operation.
+    #[error("server '{server}': {message}")]
     Request { server: String, message: String },
     #[error("no data directory: set PATCHBAY_DATA_DIR or pass --data-dir")]
     NoDataDir,
@@ -49,26 +55,34 @@ pub enum HubError {
     NotRemote(String),
     #[error("cannot save to {}: {message}", path.display())]
     Save { path: PathBuf, message: String },
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(
+        "server '{0}' was imported and has not started yet: see what it runs (`servers enable {0}`, or Enable in the app) and confirm it first"
+    )]
+    NeedsReview(String),
+    #[error("server '{0}' is a remote server; it runs nothing on this machine")]
+    NotLocal(String),
+    #[error(
+        "that import preview is gone (it is kept for an hour, and used once); preview the file again"
+    )]
+    NoImport(String),
+    #[error(
+        "what server '{0}' runs has changed since you looked; look at it again before starting it"
+    )]
+    PlanChanged(String),
 }
 
-/// Writes a file whole or not at all: into a temporary file beside it, then renamed over it,
-/// so a crash or a full disk never leaves half a file under the chosen name.
+/// Writes a file whole or not at all (see `files::write_whole`); the bytes written.
 async fn write_whole(path: &Path, bytes: Vec<u8>) -> Result<u64, HubError> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let fail = |e: std::io::Error| HubError::Save {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
-        std::io::Write::write_all(&mut file, &bytes).map_err(fail)?;
-        file.as_file().sync_all().map_err(fail)?;
-        file.persist(&path).map_err(|e| fail(e.error))?;
-        Ok(bytes.len() as u64)
+        crate::files::write_whole(&path, &bytes)
+            .map(|()| bytes.len() as u64)
+            .map_err(|e| HubError::Save {
+                path: path.clone(),
+                message: e.to_string(),
+            })
     })
     .await
     .expect("save task")
@@ -164,20 +178,38 @@ pub struct ServerDetails {
     pub log: Vec<String>,
 }
 
-/// A server with its live state, for lists.
+/// What `reset_vault` forgot.
+#[derive(Debug, Clone, Serialize)]
+pub struct VaultReset {
+    /// Saved logins removed.
+    pub logins: usize,
+    /// Servers whose env and header values must be typed in again.
+    pub servers: usize,
+}
+
+/// A server with its live state, for lists. Its env and header values are masked.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ServerView {
     #[serde(flatten)]
     pub def: ServerDef,
     pub state: ServerState,
+    /// Its saved login, for a remote server, as every process sees it.
+    pub login: Login,
 }
 
-fn remote_url(def: &ServerDef) -> Option<&str> {
-    match &def.transport {
-        TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => Some(url),
-        TransportDef::Stdio { .. } => None,
-    }
+/// A remote server's saved login, as the store tells it (no keyring needed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Login {
+    /// A local server, or a remote one with no saved login.
+    None,
+    Saved,
+    /// The authorization server refused it: a login is needed. `reason` says so in words.
+    NeedsLogin {
+        reason: String,
+    },
 }
 
 /// A refresh must give up before the connection attempt waiting on it does, or the attempt
@@ -232,10 +264,12 @@ struct Inner {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     defs: Mutex<HashMap<String, ServerDef>>,
     /// Serialises changes to the set of servers and their definitions (add, update, enable,
-    /// roots, remove): each writes the store, then the memory copy and the session, so two at
-    /// once would otherwise each undo half of the other (or leave a session with no stored
-    /// server).
+    /// roots, review, remove): each writes the store, then the memory copy and the session, so
+    /// two at once would otherwise each undo half of the other (or leave a session with no
+    /// stored server).
     edits: tokio::sync::Mutex<()>,
+    /// Imports previewed and waiting for the person's word.
+    imports: servers::PendingImports,
 }
 
 /// A call that has been started; `finish` waits for its end.
@@ -256,7 +290,7 @@ impl Hub {
         let store = tokio::task::spawn_blocking(move || Store::open(&db))
             .await
             .expect("open task")?;
-        let defs = store.list_servers().await?;
+        let (defs, plain) = store.list_servers_and_plain().await?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .redirect(same_origin_redirects())
@@ -281,10 +315,24 @@ impl Hub {
                 sessions: Mutex::new(HashMap::new()),
                 defs: Mutex::new(HashMap::new()),
                 edits: tokio::sync::Mutex::new(()),
+                imports: Default::default(),
             }),
         };
         for def in defs {
             hub.install(def);
+        }
+        // Env and header values an older version kept in the clear are sealed once the vault
+        // can be had; in the background, so a keyring prompt never holds up the window.
+        // Under the edit lock (taken once the vault is open, so a prompt holds up no edit), so
+        // an edit cannot be undone by the sealed copy of the row it changed.
+        if !plain.is_empty() {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let auth = &hub.inner.auth;
+                auth.vault().get().await;
+                let _edit = hub.inner.edits.lock().await;
+                definitions::seal_plain_rows(auth.store(), auth.vault(), &plain).await;
+            });
         }
         Ok(hub)
     }
@@ -322,14 +370,23 @@ impl Hub {
         self.inner.bus.subscribe()
     }
 
-    /// Every server in the order they were added, with its state.
+    /// Every server in the order they were added, with its state and login (values masked).
     pub async fn servers(&self) -> Result<Vec<ServerView>, HubError> {
         let defs = self.inner.store.list_servers().await?;
+        let logins = self.inner.store.login_states().await?;
         Ok(defs
             .into_iter()
             .map(|def| {
                 let state = self.state(&def.name).unwrap_or(ServerState::Disconnected);
-                ServerView { def, state }
+                let login = match logins.get(&def.name) {
+                    _ if def.remote_url().is_none() => Login::None,
+                    None => Login::None,
+                    Some(LoginState::Saved) => Login::Saved,
+                    Some(LoginState::Refused(why)) => Login::NeedsLogin {
+                        reason: auth::refused_reason(why),
+                    },
+                };
+                ServerView { def, state, login }
             })
             .collect())
     }
@@ -376,163 +433,6 @@ impl Hub {
             state: snapshot.state,
             log: session.log().lines(),
         })
-    }
-
-    pub async fn add_server(&self, def: ServerDef) -> Result<(), HubError> {
-        self.add_servers(vec![def]).await
-    }
-
-    /// Adds a remote server with a pre-registered OAuth client's secret: the secret is sealed
-    /// first and stored in the same transaction as the server, so neither exists without the
-    /// other.
-    pub async fn add_server_with_client_secret(
-        &self,
-        def: ServerDef,
-        secret: Secret,
-    ) -> Result<(), HubError> {
-        def.validate()?;
-        if def.oauth_client_id.is_none() {
-            return Err(HubError::Invalid(config::InvalidServer {
-                server: def.name.clone(),
-                field: "client_secret",
-                message: "needs a client id too (--client-id)".into(),
-            }));
-        }
-        let refresher = self.refresher().await;
-        let sealed = refresher
-            .credentials()
-            .seal_client_secret(&def.name, &secret)?;
-        let _edit = self.inner.edits.lock().await;
-        self.inner
-            .store
-            .add_servers_with_secret(vec![def.clone()], Some((def.name.clone(), sealed)))
-            .await?;
-        self.install(def);
-        Ok(())
-    }
-
-    /// All or nothing: one transaction in the store, then sessions for each.
-    pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), HubError> {
-        for def in &defs {
-            def.validate()?;
-        }
-        let _edit = self.inner.edits.lock().await;
-        self.inner.store.add_servers(defs.clone()).await?;
-        for def in defs {
-            self.install(def);
-        }
-        Ok(())
-    }
-
-    /// Removes the server, its history, and its session (killing its process).
-    pub async fn remove_server(&self, name: &str) -> Result<(), HubError> {
-        // An edit that finished after this would install the server again, unstored.
-        let edit = self.inner.edits.lock().await;
-        let session = self.session(name)?;
-        self.stop_login(name).await;
-        self.inner.store.remove_server(name).await?;
-        self.inner.sessions.lock().unwrap().remove(name);
-        self.inner.defs.lock().unwrap().remove(name);
-        drop(edit);
-        session.shutdown().await;
-        Ok(())
-    }
-
-    /// Replaces a server's definition (same name). Its session restarts with the new one, and
-    /// connects if the server is enabled; a disabled server is disconnected and stays so. Its
-    /// roots stay as stored: they change only through `edit_roots`, so a form opened before a
-    /// root was added cannot drop it.
-    pub async fn update_server(&self, mut def: ServerDef) -> Result<(), HubError> {
-        let _edit = self.inner.edits.lock().await;
-        let old = self.session(&def.name)?;
-        let previous = self.server(&def.name)?;
-        def.roots = previous.roots.clone();
-        def.validate()?;
-        self.inner.store.update_server(def.clone()).await?;
-        // A saved login belongs to the server it was made for: pointed somewhere else, the
-        // server must not be sent the old one's tokens. (A login still running goes too.)
-        if remote_url(&previous) != remote_url(&def) {
-            self.stop_login(&def.name).await;
-            self.inner.store.delete_credentials(&def.name).await?;
-        }
-        old.shutdown().await;
-        let (name, enabled) = (def.name.clone(), def.enabled);
-        self.install(def);
-        if enabled {
-            self.connect(&name)?;
-        }
-        Ok(())
-    }
-
-    /// Enables (and connects) or disables (and disconnects) a server; remembered across starts.
-    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), HubError> {
-        let _edit = self.inner.edits.lock().await;
-        let mut def = self.server(name)?;
-        def.enabled = enabled;
-        self.inner.store.update_server(def.clone()).await?;
-        self.inner.defs.lock().unwrap().insert(name.into(), def);
-        if enabled {
-            self.connect(name)?;
-        } else {
-            self.disconnect(name).await?;
-        }
-        Ok(())
-    }
-
-    /// Replaces a server's roots (the folders it may work in). See `edit_roots`.
-    pub async fn set_roots(&self, name: &str, roots: Vec<RootDef>) -> Result<(), HubError> {
-        self.edit_roots(name, |r| {
-            *r = roots;
-            Ok(())
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Changes a server's roots with `edit` (read, change and write as one step, so two edits
-    /// at once never lose one). Stored first; a connected server is told at once and asks for
-    /// the new list, without reconnecting. Returns the new list. An `edit` error, or a list that
-    /// does not validate, changes nothing.
-    pub async fn edit_roots(
-        &self,
-        name: &str,
-        edit: impl FnOnce(&mut Vec<RootDef>) -> Result<(), String>,
-    ) -> Result<Vec<RootDef>, HubError> {
-        let _edit = self.inner.edits.lock().await;
-        let mut def = self.server(name)?;
-        edit(&mut def.roots).map_err(|message| config::InvalidServer {
-            server: name.into(),
-            field: "roots",
-            message,
-        })?;
-        def.validate()?;
-        self.inner.store.update_server(def.clone()).await?;
-        let roots = def.roots.clone();
-        self.inner.defs.lock().unwrap().insert(name.into(), def);
-        self.session(name)?.set_roots(roots.clone()).await;
-        Ok(roots)
-    }
-
-    /// Reads another client's config file; stores nothing (see `apply_import`).
-    pub async fn preview_import(&self, path: &Path) -> Result<ImportPlan, HubError> {
-        let path = path.to_path_buf();
-        Ok(
-            tokio::task::spawn_blocking(move || config::import_file(&path))
-                .await
-                .expect("import task")?,
-        )
-    }
-
-    pub async fn import(&self, path: &Path) -> Result<ImportPlan, HubError> {
-        let plan = self.preview_import(path).await?;
-        self.add_servers(plan.servers.clone()).await?;
-        Ok(plan)
-    }
-
-    pub async fn export_claude(&self) -> Result<serde_json::Value, HubError> {
-        Ok(config::export_claude(
-            &self.inner.store.list_servers().await?,
-        ))
     }
 
     /// Starts connecting in the background; the story arrives as events.
@@ -586,12 +486,12 @@ impl Hub {
                 session.request_failed(&e);
                 Err(HubError::Request {
                     server: name.into(),
-                    message: e.to_string(),
+                    message: format!("listing its tools failed: {e}"),
                 })
             }
             Err(_) => Err(HubError::Request {
                 server: name.into(),
-                message: format!("no answer within {}s", wait.as_secs()),
+                message: format!("listing its tools: no answer within {}s", wait.as_secs()),
             }),
         }
     }
@@ -608,7 +508,7 @@ impl Hub {
         let peer = session.ready_peer(wait).await?;
         let failed = |message: String| HubError::Request {
             server: name.into(),
-            message: format!("{what}: {message}"),
+            message: format!("{what} failed: {message}"),
         };
         match tokio::time::timeout(wait, request(peer)).await {
             Ok(Ok(value)) => Ok(value),
@@ -819,13 +719,25 @@ impl Hub {
         timeout: Duration,
     ) -> Result<AuthStatus, HubError> {
         let def = self.server(name)?;
-        let url = match &def.transport {
-            crate::config::TransportDef::Http { url, .. }
-            | crate::config::TransportDef::Sse { url, .. } => url.clone(),
-            crate::config::TransportDef::Stdio { .. } => {
-                return Err(HubError::NotRemote(name.into()));
-            }
-        };
+        let url = def
+            .remote_url()
+            .ok_or_else(|| HubError::NotRemote(name.into()))?
+            .to_string();
+        // A token may only travel where nobody can read it on the way.
+        if let Err(why) = auth::destinations::check_bearer_destination(&url) {
+            return Err(HubError::Login(LoginError::Start {
+                server: name.into(),
+                message: why,
+            }));
+        }
+        // Where the tokens will be kept must be usable before the person spends time in the
+        // browser: a locked vault is found now, not after they have logged in.
+        if let Err(e) = self.inner.auth.vault().reopen().await.usable() {
+            return Err(HubError::Login(LoginError::Start {
+                server: name.into(),
+                message: format!("the login could not be saved: {e}"),
+            }));
+        }
         let refresher = self.refresher().await;
         let snapshot = self.session(name)?.snapshot();
         let challenge = match snapshot.state {
@@ -981,34 +893,29 @@ impl Hub {
         Ok(report)
     }
 
-    /// Where the data lives and how secrets are kept, for `doctor`.
-    pub async fn doctor(&self) -> Doctor {
+    /// Where the data lives and how secrets are kept, for `doctor`. `open_vault` tries the key
+    /// now (a person asked; this may show the keyring's unlock prompt); without it, the report
+    /// says where the key lives without asking the keyring (the window's notice at launch).
+    pub async fn doctor(&self, open_vault: bool) -> Doctor {
+        let vault = self.inner.auth.vault();
+        let key_backend = if open_vault {
+            vault.reopen().await.backend().clone()
+        } else {
+            vault.backend_without_opening().await
+        };
         let refresher = self.refresher().await;
         let defs = self.inner.store.list_servers().await.unwrap_or_default();
         let mut peers = Vec::with_capacity(defs.len());
         for def in defs {
-            let (target, remote) = match &def.transport {
-                TransportDef::Stdio { command, args, .. } => (
-                    std::iter::once(command)
-                        .chain(args)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    false,
-                ),
-                TransportDef::Http { url, .. } | TransportDef::Sse { url, .. } => {
-                    (url.clone(), true)
-                }
-            };
-            let auth = if remote {
+            let auth = if def.remote_url().is_some() && open_vault {
                 auth::status(refresher.credentials(), &def.name).await.ok()
             } else {
                 None
             };
             peers.push(DoctorPeer {
                 transport: def.transport.kind(),
+                target: def.transport_target(),
                 name: def.name,
-                target,
                 enabled: def.enabled,
                 auth,
             });
@@ -1016,9 +923,29 @@ impl Hub {
         Doctor {
             data_dir: self.inner.data_dir.clone(),
             database: self.inner.data_dir.join("patchbay.db"),
-            key_backend: refresher.credentials().vault().backend().clone(),
+            key_backend,
             peers,
         }
+    }
+
+    /// Starts over when the key that sealed this data dir's secrets is gone for good (the
+    /// keyring entry deleted, the key file lost): forgets every saved login and client secret
+    /// and every server's env and header values (the servers stay, their values shown as to be
+    /// typed again), and makes a new key on the next secret. Never needed while the key can
+    /// still come back (an unreachable or locked keyring): that is only a locked vault.
+    pub async fn reset_vault(&self) -> Result<VaultReset, HubError> {
+        let _edit = self.inner.edits.lock().await;
+        let (logins, servers) =
+            self.inner
+                .auth
+                .vault()
+                .reset()
+                .await
+                .map_err(|message| HubError::Save {
+                    path: self.inner.data_dir.clone(),
+                    message,
+                })?;
+        Ok(VaultReset { logins, servers })
     }
 
     /// Closes every connection and waits until every server process is gone.

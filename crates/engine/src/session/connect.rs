@@ -18,10 +18,11 @@ use super::process::{ServerLog, ServerProcess, StdioSpec};
 use crate::auth::AuthContext;
 use crate::calls::CallRegistry;
 use crate::config::{ServerDef, TransportDef};
+use crate::definitions::NotStarted;
 use crate::events::EventBus;
 use crate::roots::Roots;
-use crate::transport::authorized::AuthorizedHttp;
-use crate::transport::sse::{SseClientTransport, SseTransportError};
+use crate::transport::authorized::{AuthorizedHttp, Bearer};
+use crate::transport::sse::{SseClientTransport, SseLogin, SseTransportError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -56,6 +57,13 @@ pub enum ConnectError {
     NeedsAuth { challenge: Option<String> },
     #[error("cancelled")]
     Cancelled,
+    /// The env or header values could not be had (the vault is locked, or a value is missing).
+    /// Not retried by itself: each try could raise the keyring's prompt again; Reconnect tries.
+    #[error("{0}")]
+    Secrets(String),
+    /// Removed, unreadable, or an imported local server the person has not confirmed yet.
+    #[error("{0}")]
+    NotStarted(String),
 }
 
 impl ConnectError {
@@ -63,7 +71,10 @@ impl ConnectError {
     pub fn retry_can_help(&self) -> bool {
         !matches!(
             self,
-            ConnectError::CommandNotFound { .. } | ConnectError::NeedsAuth { .. }
+            ConnectError::CommandNotFound { .. }
+                | ConnectError::NeedsAuth { .. }
+                | ConnectError::Secrets(_)
+                | ConnectError::NotStarted(_)
         )
     }
 }
@@ -107,6 +118,14 @@ pub(super) async fn connect(
     timeout: Duration,
     cancel: CancellationToken,
 ) -> Result<Live, ConnectError> {
+    // What runs is the definition as stored now, with its values from the vault; they live
+    // only as long as this attempt needs them.
+    let def = &crate::definitions::for_start(auth.store(), auth.vault(), &def.name)
+        .await
+        .map_err(|e| match e {
+            NotStarted::Secrets(e) => ConnectError::Secrets(e.to_string()),
+            other => ConnectError::NotStarted(other.to_string()),
+        })?;
     // One HTTP client for the whole hub (connection pool, redirect policy).
     let http = auth.http();
     let tap: NotificationTap = {
@@ -215,6 +234,9 @@ pub(super) async fn connect(
             }
             // A person's own Authorization header wins over OAuth (an API key, a static token).
             let own_auth = custom.contains_key(&http::header::AUTHORIZATION);
+            if !own_auth {
+                saved_login_usable(&name, auth, url).await?;
+            }
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                 .custom_headers(custom)
                 // The default of 16 would queue a 32-wide burst of calls behind itself.
@@ -252,9 +274,17 @@ pub(super) async fn connect(
                 };
                 map.insert(k, v);
             }
+            // As for Streamable HTTP: a person's own Authorization header wins over OAuth.
+            if !map.contains_key(http::header::AUTHORIZATION) {
+                saved_login_usable(&name, auth, url).await?;
+            }
+            let login = (!map.contains_key(http::header::AUTHORIZATION)).then(|| SseLogin {
+                bearer: Bearer::new(name.clone(), auth.clone()),
+                stream_url: url.clone(),
+            });
             let started = Instant::now();
             let opened = tokio::select! {
-                r = tokio::time::timeout(timeout, SseClientTransport::connect(http.clone(), url, map)) => r,
+                r = tokio::time::timeout(timeout, SseClientTransport::connect(http.clone(), url, map, login)) => r,
                 _ = cancel.cancelled() => return Err(ConnectError::Cancelled),
             };
             let transport = match opened {
@@ -294,6 +324,24 @@ pub(super) async fn connect(
                 Err(f) => Err(remote_failure(&name, url, timeout, f)),
             }
         }
+        TransportDef::Unreadable { .. } => unreachable!("for_start refuses it"),
+    }
+}
+
+/// A saved login that cannot be read this run (the vault is locked) stops the attempt with the
+/// vault's own reason, rather than going out without a token and coming back as "needs login":
+/// the login is kept, and a login would not help.
+async fn saved_login_usable(
+    server: &str,
+    auth: &AuthContext,
+    url: &str,
+) -> Result<(), ConnectError> {
+    match Bearer::new(server.to_string(), auth.clone())
+        .credential(url)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ConnectError::Secrets(e.0)),
     }
 }
 

@@ -93,6 +93,13 @@ impl ServerProcess {
         bus: EventBus,
     ) -> std::io::Result<SpawnedServer> {
         let mut cmd = tokio::process::Command::new(spec.command);
+        // The server gets Patchbay's environment without Patchbay's own variables (which may
+        // carry a client secret or name the data dir), plus its own.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PATCHBAY_") {
+                cmd.env_remove(&key);
+            }
+        }
         cmd.args(spec.args)
             .envs(spec.env)
             .stdin(Stdio::piped())

@@ -27,14 +27,6 @@ pub struct CredentialKey {
     pub resource: String,
 }
 
-impl CredentialKey {
-    /// The identity as one string: the vault binds each sealed blob to it.
-    pub fn context(&self) -> String {
-        serde_json::to_string(&[&self.server, &self.issuer, &self.client_id, &self.resource])
-            .expect("strings serialize")
-    }
-}
-
 /// A row as stored. `sealed` is opaque here; `meta` is JSON without secrets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CredentialRow {
@@ -43,6 +35,18 @@ pub struct CredentialRow {
     pub sealed: Vec<u8>,
     pub meta: serde_json::Value,
     pub updated_at_ms: i64,
+    /// Why the authorization server refused this credential's refresh token, once it has: the
+    /// credential is dead, and every process says "needs login" until a new login replaces it.
+    pub refused: Option<String>,
+}
+
+/// A server's saved login as the store alone can tell (no vault): for lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginState {
+    /// A login is saved and not known to be refused.
+    Saved,
+    /// The authorization server refused its refresh token: a login is needed.
+    Refused(String),
 }
 
 /// What a write expects to find.
@@ -67,9 +71,12 @@ pub enum Lease {
     Held { until_ms: i64, holder: String },
 }
 
-const COLUMNS: &str = "server, issuer, client_id, resource, version, sealed, meta, updated_at_ms";
+const COLUMNS: &str =
+    "server, issuer, client_id, resource, version, sealed, meta, updated_at_ms, refused";
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CredentialKey, i64, Vec<u8>, String, i64)> {
+type RawRow = (CredentialKey, i64, Vec<u8>, String, i64, Option<String>);
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
         CredentialKey {
             server: r.get(0)?,
@@ -81,11 +88,12 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CredentialKey, i64, Vec<
         r.get(5)?,
         r.get(6)?,
         r.get(7)?,
+        r.get(8)?,
     ))
 }
 
 fn decode(
-    (key, version, sealed, meta, updated_at_ms): (CredentialKey, i64, Vec<u8>, String, i64),
+    (key, version, sealed, meta, updated_at_ms, refused): RawRow,
 ) -> Result<CredentialRow, StoreError> {
     let meta = serde_json::from_str(&meta)
         .map_err(|e| StoreError::Corrupt(format!("credential of server '{}': {e}", key.server)))?;
@@ -95,6 +103,7 @@ fn decode(
         sealed,
         meta,
         updated_at_ms,
+        refused,
     })
 }
 
@@ -196,7 +205,8 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8)
                  ON CONFLICT (server, issuer, client_id, resource) DO UPDATE SET
                     version = excluded.version, sealed = excluded.sealed, meta = excluded.meta,
-                    lease_holder = NULL, lease_until_ms = NULL, updated_at_ms = excluded.updated_at_ms",
+                    lease_holder = NULL, lease_until_ms = NULL, updated_at_ms = excluded.updated_at_ms,
+                    refused = NULL",
                 params![
                     key.server,
                     key.issuer,
@@ -297,6 +307,56 @@ impl Store {
                 params![key.server, key.issuer, key.client_id, key.resource, holder],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Marks the credential read at `version` as refused by its authorization server (its
+    /// refresh token was rejected), if it is still at that version: a newer login or refresh
+    /// stays usable. Its lease goes too. `true` if it was marked.
+    pub async fn mark_refused(
+        &self,
+        key: &CredentialKey,
+        version: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let key = key.clone();
+        let reason = reason.to_string();
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE credentials SET refused = ?6, lease_holder = NULL, lease_until_ms = NULL
+                 WHERE server = ?1 AND issuer = ?2 AND client_id = ?3 AND resource = ?4 AND version = ?5",
+                params![key.server, key.issuer, key.client_id, key.resource, version, reason],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Every server's current login, as far as the store can tell without the vault.
+    pub async fn login_states(
+        &self,
+    ) -> Result<std::collections::HashMap<String, LoginState>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT server, refused FROM credentials AS c
+                 WHERE version = (SELECT MAX(version) FROM credentials WHERE server = c.server)",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })?;
+            let mut out = std::collections::HashMap::new();
+            for row in rows {
+                let (server, refused) = row?;
+                out.insert(
+                    server,
+                    match refused {
+                        Some(why) => LoginState::Refused(why),
+                        None => LoginState::Saved,
+                    },
+                );
+            }
+            Ok(out)
         })
         .await
     }

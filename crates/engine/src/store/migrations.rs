@@ -70,12 +70,30 @@ pub(super) fn migrations() -> Migrations<'static> {
                 registered_at_ms INTEGER NOT NULL
             );",
         ),
+        // 5: trust. The vault's record: where this data dir's key lives and a value sealed
+        // under it, so a key that cannot be found is recognised as missing (never replaced by a
+        // new one) and a wrong key is recognised at once. Servers' env and header values,
+        // sealed (the definition keeps only their names). Why the authorization server refused
+        // a credential's refresh token, once it has: every process then says "needs login".
+        M::up(
+            "CREATE TABLE vault (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                home TEXT NOT NULL,                -- 'keyring' or 'file'
+                keyring_account TEXT,              -- the keyring entry's account, when 'keyring'
+                key_check BLOB NOT NULL,           -- a constant, sealed under the key
+                note TEXT,                         -- why the key is in a file, when it is
+                created_at_ms INTEGER NOT NULL
+            );
+            ALTER TABLE servers ADD COLUMN sealed_secrets BLOB;   -- SecretValues, sealed
+            ALTER TABLE servers ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;  -- bumped by every write
+            ALTER TABLE credentials ADD COLUMN refused TEXT;      -- NULL while refreshable",
+        ),
     ])
 }
 
 /// How many migrations exist; a database at this `user_version` is current.
 #[cfg(test)]
-pub(super) const LATEST: i64 = 4;
+pub(super) const LATEST: i64 = 5;
 
 #[cfg(test)]
 mod tests {

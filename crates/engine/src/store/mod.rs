@@ -8,6 +8,7 @@ mod credentials;
 mod history;
 mod migrations;
 mod servers;
+mod vault;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,10 +19,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ServerDef;
 
-pub use credentials::{CredentialKey, CredentialRow, Expected, Lease};
+pub use credentials::{CredentialKey, CredentialRow, Expected, Lease, LoginState};
+pub use servers::{NewServer, ServerRow, StoredSecrets};
+pub use vault::{KeyHome, SealedRow, VaultRecord};
 
 /// How long a statement waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long opening waits for another process that is opening (migrating) the same database.
+const OPEN_WAIT: Duration = Duration::from_secs(30);
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,14 +135,32 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating it and its folder if needed) the database at `path` and brings its
     /// schema up to date. Blocking: call it from `spawn_blocking` inside a runtime.
+    ///
+    /// The folder is made (or tightened to) owner-only (0700), and the database with its
+    /// `-wal` and `-shm` files owner-only (0600), whatever the umask: they hold the servers'
+    /// definitions and the whole call history. Opening and migrating happen under an exclusive
+    /// lock on `<path>.lock`, so two processes opening a fresh data dir at once both succeed
+    /// (the second finds the schema made).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+            crate::files::private_dir(parent).map_err(|source| StoreError::CreateDir {
                 path: shown.clone(),
                 source,
             })?;
         }
+        let lock_path = crate::files::sibling(path, ".lock");
+        let _lock =
+            crate::files::lock(&lock_path, OPEN_WAIT, "opening the database").map_err(|e| {
+                StoreError::Migrate {
+                    path: shown.clone(),
+                    message: e,
+                }
+            })?;
+        crate::files::private_files(path).map_err(|source| StoreError::CreateDir {
+            path: shown.clone(),
+            source,
+        })?;
         let open_err = |source| StoreError::Open {
             path: shown.clone(),
             source,
@@ -156,12 +179,21 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        // Deleted and overwritten content is zeroed in the file, so a value moved out of the
+        // clear (see `seal_plain_server`) does not linger in a free page.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(open_err)?;
         migrations::migrations()
             .to_latest(&mut conn)
             .map_err(|e| StoreError::Migrate {
                 path: shown.clone(),
                 message: e.to_string(),
             })?;
+        // SQLite made -wal and -shm with the database's mode; an older file may be looser.
+        crate::files::private_files(path).map_err(|source| StoreError::CreateDir {
+            path: shown.clone(),
+            source,
+        })?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })

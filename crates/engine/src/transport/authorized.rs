@@ -3,7 +3,8 @@
 //! refresh or login every session uses the new token on its next request. A 401 on a request
 //! that carried a token asks the refresh coordinator for a newer one (one refresh however many
 //! requests fail at once) and retries that request once, invisibly to the caller. When refresh
-//! cannot help, the 401 goes up and the session shows `needs_auth`.
+//! cannot help, the 401 goes up and the session shows `needs_auth`. A token goes only to the
+//! resource it was issued for, and only over https or to this machine ([`Bearer`]).
 //!
 //! Written over rmcp's `StreamableHttpClient` trait rather than using rmcp's `AuthClient`:
 //! that one keeps its own token manager per connection and refreshes under a per-connection
@@ -21,72 +22,125 @@ use rmcp::transport::streamable_http_client::{
 };
 use sse_stream::Sse;
 
+use crate::auth::destinations::{check_bearer_destination, resource_covers};
 use crate::auth::{AuthContext, Credential, RefreshError};
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
+/// A server's saved login, as a transport uses it: read fresh from the store for each request,
+/// sent only where it belongs, and healed once after a 401. Shared by Streamable HTTP
+/// ([`AuthorizedHttp`]) and the legacy SSE transport.
+#[derive(Clone)]
+pub struct Bearer {
+    server: String,
+    auth: AuthContext,
+}
+
+/// Why a request could not get its token (other than "there is none").
+#[derive(Debug, Clone)]
+pub struct BearerError(pub String);
+
+impl Bearer {
+    pub fn new(server: String, auth: AuthContext) -> Bearer {
+        Bearer { server, auth }
+    }
+
+    /// The credential to send to `url` now, if there is one it may be sent to. A login that is
+    /// gone, refused or unreadable means "send without": the server's 401 then tells the
+    /// session a login is needed. So does a login made for another resource (a definition
+    /// re-pointed meanwhile, by this process or another), and a URL where a token could be
+    /// read on the way (plain http to another machine).
+    pub async fn credential(&self, url: &str) -> Result<Option<Credential>, BearerError> {
+        // Most servers have no login: ask the store before the vault, so they never wake the
+        // keyring.
+        match self.auth.store().credential_for(&self.server).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(_)) => {}
+            Err(e) => return Err(BearerError(e.to_string())),
+        }
+        let cred = match self.auth.refresher().await.current(&self.server).await {
+            Ok(c) => c,
+            Err(RefreshError::NeedsLogin { .. }) => None,
+            // The token has expired and its refresh hung past the bound: nothing usable to
+            // send, so the server's 401 puts the session in needs_auth, where a login recovers.
+            Err(e @ RefreshError::TimedOut { .. }) => {
+                tracing::warn!("{e}");
+                None
+            }
+            Err(e) => return Err(BearerError(e.to_string())),
+        };
+        Ok(cred.filter(|c| self.may_go_to(c, url)))
+    }
+
+    fn may_go_to(&self, cred: &Credential, url: &str) -> bool {
+        if let Err(why) = check_bearer_destination(url) {
+            tracing::warn!(server = %self.server, "not sending the saved login: {why}");
+            return false;
+        }
+        if !resource_covers(&cred.key.resource, url) {
+            tracing::warn!(
+                server = %self.server,
+                resource = %cred.key.resource,
+                "not sending the saved login: it was made for another resource than this server's URL"
+            );
+            return false;
+        }
+        true
+    }
+
+    /// After `stale` met a 401 at `url`: a newer credential to retry with once (one refresh
+    /// however many requests fail at once), or `None` when refresh cannot help.
+    pub async fn after_401(
+        &self,
+        stale: &Credential,
+        url: &str,
+    ) -> Result<Option<Credential>, BearerError> {
+        let refresher = self.auth.refresher().await;
+        match refresher.refresh(stale).await {
+            Ok(fresh) if fresh.access_token != stale.access_token => {
+                tracing::debug!("401 healed by a refreshed token; retrying once");
+                Ok(Some(fresh).filter(|c| self.may_go_to(c, url)))
+            }
+            Ok(_) | Err(RefreshError::NeedsLogin { .. }) => Ok(None),
+            Err(e @ RefreshError::TimedOut { .. }) => {
+                tracing::warn!("{e}");
+                Ok(None)
+            }
+            Err(e) => Err(BearerError(e.to_string())),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AuthorizedHttp {
     inner: reqwest::Client,
-    server: String,
-    auth: AuthContext,
+    bearer: Bearer,
 }
 
 impl AuthorizedHttp {
     pub fn new(inner: reqwest::Client, server: String, auth: AuthContext) -> AuthorizedHttp {
         AuthorizedHttp {
             inner,
-            server,
-            auth,
+            bearer: Bearer::new(server, auth),
         }
     }
 
-    /// The credential to send now, if there is one. A login that is gone (or unreadable)
-    /// means "send without": the server's 401 then tells the session a login is needed.
-    async fn credential(&self) -> Result<Option<Credential>, HttpError> {
-        match self.auth.refresher().await.current(&self.server).await {
-            Ok(c) => Ok(c),
-            Err(RefreshError::NeedsLogin { .. }) => Ok(None),
-            // The token has expired and its refresh hung past the bound: nothing usable to send,
-            // so the server's 401 puts the session in needs_auth, where a login recovers.
-            Err(e @ RefreshError::TimedOut { .. }) => {
-                tracing::warn!("{e}");
-                Ok(None)
-            }
-            Err(e) => Err(StreamableHttpError::UnexpectedServerResponse(
-                e.to_string().into(),
-            )),
-        }
-    }
-
-    async fn with_login<T, F, Fut>(&self, send: F) -> Result<T, HttpError>
+    async fn with_login<T, F, Fut>(&self, uri: &str, send: F) -> Result<T, HttpError>
     where
         F: Fn(Option<String>) -> Fut,
         Fut: Future<Output = Result<T, HttpError>>,
     {
-        let cred = self.credential().await?;
+        let failed = |e: BearerError| StreamableHttpError::UnexpectedServerResponse(e.0.into());
+        let cred = self.bearer.credential(uri).await.map_err(failed)?;
         let token = cred.as_ref().map(|c| c.access_token.expose().to_string());
         match send(token).await {
             Err(StreamableHttpError::AuthRequired(challenge)) => {
                 let Some(cred) = cred else {
                     return Err(StreamableHttpError::AuthRequired(challenge));
                 };
-                let refresher = self.auth.refresher().await;
-                match refresher.refresh(&cred).await {
-                    Ok(fresh) if fresh.access_token != cred.access_token => {
-                        tracing::debug!("401 healed by a refreshed token; retrying once");
-                        send(Some(fresh.access_token.expose().to_string())).await
-                    }
-                    Ok(_) | Err(RefreshError::NeedsLogin { .. }) => {
-                        Err(StreamableHttpError::AuthRequired(challenge))
-                    }
-                    Err(e @ RefreshError::TimedOut { .. }) => {
-                        tracing::warn!("{e}");
-                        Err(StreamableHttpError::AuthRequired(challenge))
-                    }
-                    Err(e) => Err(StreamableHttpError::UnexpectedServerResponse(
-                        e.to_string().into(),
-                    )),
+                match self.bearer.after_401(&cred, uri).await.map_err(failed)? {
+                    Some(fresh) => send(Some(fresh.access_token.expose().to_string())).await,
+                    None => Err(StreamableHttpError::AuthRequired(challenge)),
                 }
             }
             other => other,
@@ -107,7 +161,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.with_login(|token| {
+        self.with_login(&uri, |token| {
             self.inner.post_message(
                 uri.clone(),
                 message.clone(),
@@ -128,7 +182,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.with_login(|token| {
+        self.with_login(&uri, |token| {
             self.inner.post_message_with_max_sse_event_size(
                 uri.clone(),
                 message.clone(),
@@ -150,7 +204,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.with_login(|token| {
+        self.with_login(&uri, |token| {
             self.inner.post_message_with_response_limits(
                 uri.clone(),
                 message.clone(),
@@ -170,7 +224,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), HttpError> {
-        self.with_login(|token| {
+        self.with_login(&uri, |token| {
             self.inner.delete_session(
                 uri.clone(),
                 session_id.clone(),
@@ -189,7 +243,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, HttpError> {
-        self.with_login(|token| {
+        self.with_login(&uri, |token| {
             self.inner.get_stream(
                 uri.clone(),
                 session_id.clone(),
@@ -210,7 +264,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, HttpError> {
-        self.with_login(|token| {
+        self.with_login(&uri, |token| {
             self.inner.get_stream_with_max_sse_event_size(
                 uri.clone(),
                 session_id.clone(),

@@ -27,6 +27,8 @@ use rmcp::{
     transport::{Transport, streamable_http_client::AuthRequiredError},
 };
 use sse_stream::{Sse, SseStream};
+
+use super::authorized::Bearer;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
@@ -114,11 +116,60 @@ fn quote_body(body: &str) -> String {
     }
 }
 
+/// The server's saved login, for every request of one SSE session: the same per-request
+/// credential, destination check and one-refresh-then-retry on 401 as Streamable HTTP.
+/// `stream_url` is what the login must be for (the message endpoint is on its origin).
+#[derive(Clone)]
+pub struct SseLogin {
+    pub bearer: Bearer,
+    pub stream_url: String,
+}
+
+impl SseLogin {
+    /// Sends `request` (built afresh per attempt) with the saved login, retrying once with a
+    /// refreshed one after a 401. The response, 401 or not, is the caller's to read.
+    async fn send(
+        login: Option<&SseLogin>,
+        request: impl Fn(Option<&str>) -> reqwest::RequestBuilder,
+        failed: impl Fn(reqwest::Error) -> SseTransportError,
+    ) -> Result<reqwest::Response, SseTransportError> {
+        let cred = match login {
+            Some(l) => l
+                .bearer
+                .credential(&l.stream_url)
+                .await
+                .map_err(|e| SseTransportError::Other(e.0))?,
+            None => None,
+        };
+        let token = cred.as_ref().map(|c| c.access_token.expose());
+        let response = request(token).send().await.map_err(&failed)?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let (Some(login), Some(cred)) = (login, cred.as_ref()) else {
+            return Ok(response);
+        };
+        match login
+            .bearer
+            .after_401(cred, &login.stream_url)
+            .await
+            .map_err(|e| SseTransportError::Other(e.0))?
+        {
+            Some(fresh) => request(Some(fresh.access_token.expose()))
+                .send()
+                .await
+                .map_err(failed),
+            None => Ok(response),
+        }
+    }
+}
+
 /// Everything a send needs; shared by all in-flight sends.
 struct Poster {
     client: reqwest::Client,
     endpoint: Url,
     headers: HeaderMap,
+    login: Option<SseLogin>,
 }
 
 impl Poster {
@@ -126,15 +177,23 @@ impl Poster {
         let body = serde_json::to_vec(&item).map_err(SseTransportError::Encode)?;
         let mut headers = self.headers.clone();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let response = self
-            .client
-            .post(self.endpoint.clone())
-            .headers(headers)
-            .timeout(POST_TIMEOUT)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| SseTransportError::Post(e.without_url()))?;
+        let response = SseLogin::send(
+            self.login.as_ref(),
+            |token| {
+                let request = self
+                    .client
+                    .post(self.endpoint.clone())
+                    .headers(headers.clone())
+                    .timeout(POST_TIMEOUT)
+                    .body(body.clone());
+                match token {
+                    Some(t) => request.bearer_auth(t),
+                    None => request,
+                }
+            },
+            |e| SseTransportError::Post(e.without_url()),
+        )
+        .await?;
         let status = response.status();
         if status.is_success() {
             // Read the (tiny) "Accepted" body so the connection can be reused.
@@ -181,11 +240,13 @@ impl fmt::Debug for SseClientTransport {
 impl SseClientTransport {
     /// Opens the event stream at `url` and waits for the server's `endpoint` event.
     ///
-    /// `headers` go with the GET and with every POST. Gives up after [`CONNECT_TIMEOUT`].
+    /// `headers` go with the GET and with every POST, and so does the saved login of `login`
+    /// (read fresh for each request). Gives up after [`CONNECT_TIMEOUT`].
     pub async fn connect(
         client: reqwest::Client,
         url: &str,
         headers: reqwest::header::HeaderMap,
+        login: Option<SseLogin>,
     ) -> Result<Self, SseTransportError> {
         let url = Url::parse(url).map_err(|e| SseTransportError::InvalidUrl(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -197,7 +258,7 @@ impl SseClientTransport {
         for value in headers.values_mut() {
             value.set_sensitive(true);
         }
-        match tokio::time::timeout(CONNECT_TIMEOUT, Self::open(client, url, headers)).await {
+        match tokio::time::timeout(CONNECT_TIMEOUT, Self::open(client, url, headers, login)).await {
             Ok(result) => result,
             Err(_) => Err(SseTransportError::Timeout(CONNECT_TIMEOUT)),
         }
@@ -207,18 +268,25 @@ impl SseClientTransport {
         client: reqwest::Client,
         url: Url,
         headers: HeaderMap,
+        login: Option<SseLogin>,
     ) -> Result<Self, SseTransportError> {
         let origin = url.origin().ascii_serialization();
         tracing::debug!(%origin, path = url.path(), "opening the SSE stream");
         let mut get_headers = headers.clone();
         get_headers.insert(ACCEPT, HeaderValue::from_static(EVENT_STREAM));
         get_headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        let response = client
-            .get(url.clone())
-            .headers(get_headers)
-            .send()
-            .await
-            .map_err(|e| SseTransportError::Connect(e.without_url()))?;
+        let response = SseLogin::send(
+            login.as_ref(),
+            |token| {
+                let request = client.get(url.clone()).headers(get_headers.clone());
+                match token {
+                    Some(t) => request.bearer_auth(t),
+                    None => request,
+                }
+            },
+            |e| SseTransportError::Connect(e.without_url()),
+        )
+        .await?;
 
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED {
@@ -263,6 +331,7 @@ impl SseClientTransport {
                 client,
                 endpoint,
                 headers,
+                login,
             }),
             rx,
             _stop_on_drop: stop.clone().drop_guard(),

@@ -30,6 +30,11 @@ impl AuthServer {
         Self::start_with(at_ttl, &[])
     }
 
+    /// Guarding the legacy HTTP+SSE transport (`/sse` and its message endpoint) instead.
+    pub fn start_sse(at_ttl: u32) -> AuthServer {
+        Self::start_with(at_ttl, &[("UPSTREAM", "sse")])
+    }
+
     /// With extra environment for the peer (e.g. `PREREG_CLIENT_ID`).
     pub fn start_with(at_ttl: u32, env: &[(&str, &str)]) -> AuthServer {
         let script = peers_dir().join("oauth/server.mjs");

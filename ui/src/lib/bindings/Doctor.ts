@@ -8,4 +8,4 @@ export type Doctor = { data_dir: string, database: string,
 /**
  * Every configured server: how it is reached and, for remote ones, its saved login.
  */
-peers: Array<DoctorPeer>, } & ({ "backend": "keyring" } | { "backend": "key_file", path: string, reason: string, } | { "backend": "locked", reason: string, });
+peers: Array<DoctorPeer>, } & ({ "backend": "keyring" } | { "backend": "key_file", path: string, reason: string, } | { "backend": "locked", reason: string, } | { "backend": "no_key_yet" });

@@ -3,4 +3,4 @@
 /**
  * Where the key came from, for `doctor` and the app's settings.
  */
-export type KeyBackend = { "backend": "keyring" } | { "backend": "key_file", path: string, reason: string, } | { "backend": "locked", reason: string, };
+export type KeyBackend = { "backend": "keyring" } | { "backend": "key_file", path: string, reason: string, } | { "backend": "locked", reason: string, } | { "backend": "no_key_yet" };

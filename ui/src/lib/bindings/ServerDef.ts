@@ -25,4 +25,10 @@ oauth_client_metadata_url?: string | null,
  * Folders the server may work in (MCP roots), sent when it asks (`roots/list`); a change
  * is announced to a connected server with `notifications/roots/list_changed`.
  */
-roots?: Array<RootDef>, };
+roots?: Array<RootDef>, 
+/**
+ * A local server the person did not type in themselves (imported from a file) whose
+ * command line they have not confirmed yet: it is never started until they have seen
+ * what it runs ([`ServerDef::launch_plan`]) and said yes.
+ */
+needs_review?: boolean, };

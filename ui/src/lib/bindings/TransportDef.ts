@@ -3,4 +3,4 @@
 /**
  * How to reach a server.
  */
-export type TransportDef = { "type": "stdio", command: string, args: Array<string>, env: { [key in string]: string }, cwd?: string | null, } | { "type": "http", url: string, headers: { [key in string]: string }, } | { "type": "sse", url: string, headers: { [key in string]: string }, };
+export type TransportDef = { "type": "stdio", command: string, args: Array<string>, env: { [key in string]: string }, cwd?: string | null, } | { "type": "http", url: string, headers: { [key in string]: string }, } | { "type": "sse", url: string, headers: { [key in string]: string }, } | { "type": "unreadable", reason: string, };

@@ -1,0 +1,440 @@
+//! The set of servers and their definitions: add, edit, enable, roots, remove, import, export,
+//! and what a local server runs before it first starts.
+//!
+//! Every change takes the hub's edit lock (`Inner::edits`), writes the store, then the memory
+//! copy and the session, so two at once never undo half of each other. Definitions are held
+//! and shown masked; their env and header values are sealed in the store (`definitions.rs`)
+//! and come back only through `reveal_server` and to the session that starts the server.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use serde::Serialize;
+
+use super::{Hub, HubError};
+use crate::config::{self, Export, LaunchPlan, RootDef, ServerDef};
+use crate::definitions;
+use crate::vault::Secret;
+
+/// How long a previewed import can still be added.
+const IMPORT_KEPT: Duration = Duration::from_secs(60 * 60);
+/// Previews kept at once (the oldest goes first).
+const IMPORTS_KEPT: usize = 8;
+
+/// An import as the person reviews it before anything is stored: exactly what `apply_import`
+/// with the same `id` adds (the file is not read again).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ImportPreview {
+    pub id: String,
+    pub file: PathBuf,
+    pub servers: Vec<ImportedServer>,
+    /// Things the person should know (an unresolved `${input:..}`, an ignored field).
+    pub warnings: Vec<String>,
+}
+
+/// One server of an import.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ImportedServer {
+    /// Its definition, values masked unless revealed.
+    pub def: ServerDef,
+    /// What it runs, for a local server.
+    pub launch: Option<LaunchPlan>,
+    /// A server of this name is already configured (the import would be refused).
+    pub exists: bool,
+}
+
+/// Parsed imports waiting for the person's word, by id.
+#[derive(Default)]
+pub(super) struct PendingImports(std::sync::Mutex<HashMap<String, PendingImport>>);
+
+struct PendingImport {
+    at: Instant,
+    file: PathBuf,
+    servers: Vec<ServerDef>,
+    warnings: Vec<String>,
+}
+
+impl PendingImports {
+    fn keep(&self, import: PendingImport) -> String {
+        let mut id = [0u8; 12];
+        rand::rng().fill_bytes(&mut id);
+        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let mut pending = self.0.lock().unwrap();
+        pending.retain(|_, p| p.at.elapsed() < IMPORT_KEPT);
+        while pending.len() >= IMPORTS_KEPT {
+            let oldest = pending
+                .iter()
+                .min_by_key(|(_, p)| p.at)
+                .map(|(k, _)| k.clone())
+                .expect("not empty");
+            pending.remove(&oldest);
+        }
+        pending.insert(id.clone(), import);
+        id
+    }
+
+    fn get(&self, id: &str) -> Option<(PathBuf, Vec<ServerDef>, Vec<String>)> {
+        let pending = self.0.lock().unwrap();
+        pending
+            .get(id)
+            .filter(|p| p.at.elapsed() < IMPORT_KEPT)
+            .map(|p| (p.file.clone(), p.servers.clone(), p.warnings.clone()))
+    }
+
+    fn take(&self, id: &str) -> Option<PendingImport> {
+        self.0
+            .lock()
+            .unwrap()
+            .remove(id)
+            .filter(|p| p.at.elapsed() < IMPORT_KEPT)
+    }
+}
+
+/// The origin (scheme, host, port) of a remote server's URL.
+fn origin(def: &ServerDef) -> Option<String> {
+    def.remote_url()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+}
+
+impl Hub {
+    /// The server's definition as stored now (shown form): every change starts from it, not
+    /// from what this process remembers (another process may have changed it).
+    async fn stored(&self, name: &str) -> Result<ServerDef, HubError> {
+        self.inner
+            .store
+            .get_server(name)
+            .await?
+            .ok_or_else(|| HubError::UnknownServer(name.into()))
+    }
+
+    pub async fn add_server(&self, def: ServerDef) -> Result<(), HubError> {
+        self.add_servers(vec![def]).await
+    }
+
+    /// Adds a remote server with a pre-registered OAuth client's secret: the secret is sealed
+    /// first and stored in the same transaction as the server, so neither exists without the
+    /// other.
+    pub async fn add_server_with_client_secret(
+        &self,
+        def: ServerDef,
+        secret: Secret,
+    ) -> Result<(), HubError> {
+        def.validate()?;
+        if def.oauth_client_id.is_none() {
+            return Err(HubError::Invalid(config::InvalidServer {
+                server: def.name.clone(),
+                field: "client_secret",
+                message: "needs a client id too (--client-id)".into(),
+            }));
+        }
+        let refresher = self.refresher().await;
+        let sealed_secret = refresher
+            .credentials()
+            .seal_client_secret(&def.name, &secret)
+            .await?;
+        let new = definitions::seal(self.inner.auth.vault(), &def, None).await?;
+        let _edit = self.inner.edits.lock().await;
+        self.inner
+            .store
+            .add_servers_with_secret(vec![new.clone()], Some((def.name.clone(), sealed_secret)))
+            .await?;
+        self.install(new.def);
+        Ok(())
+    }
+
+    /// All or nothing: one transaction in the store, then sessions for each. The definitions
+    /// carry their env and header values, which are sealed (the vault is asked only if there
+    /// are any).
+    pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), HubError> {
+        let mut sealed = Vec::with_capacity(defs.len());
+        for def in &defs {
+            def.validate()?;
+            sealed.push(definitions::seal(self.inner.auth.vault(), def, None).await?);
+        }
+        let _edit = self.inner.edits.lock().await;
+        self.inner.store.add_servers(sealed.clone()).await?;
+        for new in sealed {
+            self.install(new.def);
+        }
+        Ok(())
+    }
+
+    /// Removes the server, its history, and its session (killing its process).
+    pub async fn remove_server(&self, name: &str) -> Result<(), HubError> {
+        // An edit that finished after this would install the server again, unstored.
+        let edit = self.inner.edits.lock().await;
+        let session = self.session(name)?;
+        self.stop_login(name).await;
+        self.inner.store.remove_server(name).await?;
+        self.inner.sessions.lock().unwrap().remove(name);
+        self.inner.defs.lock().unwrap().remove(name);
+        drop(edit);
+        session.shutdown().await;
+        Ok(())
+    }
+
+    /// Replaces a server's definition (same name). An env or header value sent as
+    /// [`config::MASK`] keeps its stored value, unless the server moved to another origin: a
+    /// header meant for one host is not sent to another without being typed again, and a
+    /// pre-registered client secret is forgotten with the saved login. Its session restarts with
+    /// the new one, and connects if the server is enabled; a disabled server is disconnected and
+    /// stays so. Its roots, and whether it still waits for the person's review, stay as stored:
+    /// roots change only through `edit_roots` (so a form opened before a root was added cannot
+    /// drop it), and a review only through `confirm_launch`.
+    pub async fn update_server(&self, mut def: ServerDef) -> Result<(), HubError> {
+        let _edit = self.inner.edits.lock().await;
+        let old = self.session(&def.name)?;
+        let previous = self.stored(&def.name).await?;
+        def.roots = previous.roots.clone();
+        def.needs_review = previous.needs_review;
+        def.validate()?;
+        let moved = origin(&previous) != origin(&def);
+        if moved && def.is_masked() {
+            return Err(HubError::Invalid(config::InvalidServer {
+                server: def.name.clone(),
+                field: "headers",
+                message: "are not carried to another address: the server moved, so type each header value again"
+                    .into(),
+            }));
+        }
+        let stored = if def.is_masked() {
+            definitions::stored_values(&self.inner.store, self.inner.auth.vault(), &def.name)
+                .await?
+        } else {
+            config::SecretValues::default()
+        };
+        let new = definitions::seal(self.inner.auth.vault(), &def, Some(&stored)).await?;
+        self.inner
+            .store
+            .replace_server(new.def.clone(), new.sealed)
+            .await?;
+        // A saved login belongs to the server it was made for: pointed somewhere else, the
+        // server must not be sent the old one's tokens. (A login still running goes too.)
+        if previous.remote_url() != new.def.remote_url() {
+            self.stop_login(&new.def.name).await;
+            self.inner.store.delete_credentials(&new.def.name).await?;
+        }
+        if moved {
+            self.inner.store.delete_client_secret(&new.def.name).await?;
+        }
+        old.shutdown().await;
+        let (name, enabled) = (new.def.name.clone(), new.def.enabled);
+        self.install(new.def);
+        if enabled {
+            self.connect(&name)?;
+        }
+        Ok(())
+    }
+
+    /// Enables (and connects) or disables (and disconnects) a server; remembered across starts.
+    /// A local server that waits for the person's review is not enabled: see `launch_plan` and
+    /// `confirm_launch`.
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), HubError> {
+        let _edit = self.inner.edits.lock().await;
+        self.session(name)?;
+        let mut def = self.stored(name).await?;
+        if enabled && def.needs_review {
+            return Err(HubError::NeedsReview(name.into()));
+        }
+        def.enabled = enabled;
+        self.inner.store.update_server(def.clone()).await?;
+        self.inner.defs.lock().unwrap().insert(name.into(), def);
+        if enabled {
+            self.connect(name)?;
+        } else {
+            self.disconnect(name).await?;
+        }
+        Ok(())
+    }
+
+    /// The server's definition with its env and header values, for a person who asked to see
+    /// them (or to export them).
+    pub async fn reveal_server(&self, name: &str) -> Result<ServerDef, HubError> {
+        let def = self.stored(name).await?;
+        Ok(definitions::reveal(&self.inner.store, self.inner.auth.vault(), &def).await?)
+    }
+
+    /// What starting a local server runs (values masked unless `reveal`, except those that
+    /// change what runs): for the person to see before its first start.
+    pub async fn launch_plan(&self, name: &str, reveal: bool) -> Result<LaunchPlan, HubError> {
+        let (def, _) = self.as_stored(name).await?;
+        def.launch_plan(reveal)
+            .ok_or_else(|| HubError::NotLocal(name.into()))
+    }
+
+    async fn as_stored(&self, name: &str) -> Result<(ServerDef, i64), HubError> {
+        definitions::as_stored(&self.inner.store, self.inner.auth.vault(), name)
+            .await
+            .map_err(|e| match e {
+                definitions::NotStarted::Removed(name) => HubError::UnknownServer(name),
+                definitions::NotStarted::Secrets(e) => HubError::Secrets(e),
+                other => HubError::Request {
+                    server: name.into(),
+                    message: other.to_string(),
+                },
+            })
+    }
+
+    /// The person has seen what the server runs (`launch_plan`, whose `digest` they pass back)
+    /// and says yes: it is enabled, remembered as reviewed, and connects. If what it runs has
+    /// changed since (another process edited it), nothing changes and they are asked to look
+    /// again.
+    pub async fn confirm_launch(&self, name: &str, digest: &str) -> Result<(), HubError> {
+        {
+            let _edit = self.inner.edits.lock().await;
+            self.session(name)?;
+            // The plan is made from the row at one revision, and the yes is written only if the
+            // row is still at it: another process's edit in between means "look again".
+            let (full, revision) = self.as_stored(name).await?;
+            let now = full
+                .launch_plan(false)
+                .ok_or_else(|| HubError::NotLocal(name.into()))?;
+            if now.digest != digest {
+                return Err(HubError::PlanChanged(name.into()));
+            }
+            let mut def = full.masked();
+            def.needs_review = false;
+            def.enabled = true;
+            if !self
+                .inner
+                .store
+                .confirm_reviewed(def.clone(), revision)
+                .await?
+            {
+                return Err(HubError::PlanChanged(name.into()));
+            }
+            self.inner.defs.lock().unwrap().insert(name.into(), def);
+            // The session holds the definition it was made with: give it the reviewed one.
+            self.session(name)?.shutdown().await;
+            let def = self.server(name)?;
+            self.install(def);
+        }
+        self.connect(name)
+    }
+
+    /// Replaces a server's roots (the folders it may work in). See `edit_roots`.
+    pub async fn set_roots(&self, name: &str, roots: Vec<RootDef>) -> Result<(), HubError> {
+        self.edit_roots(name, |r| {
+            *r = roots;
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Changes a server's roots with `edit` (read, change and write as one step, so two edits
+    /// at once never lose one). Stored first; a connected server is told at once and asks for
+    /// the new list, without reconnecting. Returns the new list. An `edit` error, or a list that
+    /// does not validate, changes nothing.
+    pub async fn edit_roots(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut Vec<RootDef>) -> Result<(), String>,
+    ) -> Result<Vec<RootDef>, HubError> {
+        let _edit = self.inner.edits.lock().await;
+        self.session(name)?;
+        let mut def = self.stored(name).await?;
+        edit(&mut def.roots).map_err(|message| config::InvalidServer {
+            server: name.into(),
+            field: "roots",
+            message,
+        })?;
+        def.validate()?;
+        self.inner.store.update_server(def.clone()).await?;
+        let roots = def.roots.clone();
+        self.inner.defs.lock().unwrap().insert(name.into(), def);
+        self.session(name)?.set_roots(roots.clone()).await;
+        Ok(roots)
+    }
+
+    /// Reads another client's config file and keeps what it would add, for `apply_import`;
+    /// stores nothing. Values are masked unless `reveal` (those that change what runs are
+    /// always shown).
+    pub async fn preview_import(
+        &self,
+        path: &Path,
+        reveal: bool,
+    ) -> Result<ImportPreview, HubError> {
+        let file = path.to_path_buf();
+        let plan = {
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || config::import_file(&file))
+                .await
+                .expect("import task")?
+        };
+        let id = self.inner.imports.keep(PendingImport {
+            at: Instant::now(),
+            file,
+            servers: plan.servers,
+            warnings: plan.warnings,
+        });
+        self.reveal_import(&id, reveal)
+    }
+
+    /// A kept import again (`reveal`: with its values shown).
+    pub fn reveal_import(&self, id: &str, reveal: bool) -> Result<ImportPreview, HubError> {
+        let (file, servers, warnings) = self
+            .inner
+            .imports
+            .get(id)
+            .ok_or_else(|| HubError::NoImport(id.into()))?;
+        let existing = self.inner.defs.lock().unwrap().clone();
+        Ok(ImportPreview {
+            id: id.into(),
+            file,
+            servers: servers
+                .iter()
+                .map(|def| ImportedServer {
+                    launch: def.launch_plan(reveal),
+                    exists: existing.contains_key(&def.name),
+                    def: if reveal { def.clone() } else { def.masked() },
+                })
+                .collect(),
+            warnings,
+        })
+    }
+
+    /// Adds exactly what `preview_import` showed under `id` (all or nothing). Without `start`,
+    /// every server is added disabled, and local ones wait for the person's review before
+    /// they first start (`confirm_launch`); with `start` (the person has seen the plan and said
+    /// yes), each is added as the file has it (enabled unless it says disabled) and reviewed.
+    /// Returns what was added, masked.
+    pub async fn apply_import(&self, id: &str, start: bool) -> Result<Vec<ServerDef>, HubError> {
+        let import = self
+            .inner
+            .imports
+            .take(id)
+            .ok_or_else(|| HubError::NoImport(id.into()))?;
+        let defs: Vec<ServerDef> = import
+            .servers
+            .into_iter()
+            .map(|mut def| {
+                if !start {
+                    def.enabled = false;
+                    def.needs_review = def.launch_plan(false).is_some();
+                }
+                def
+            })
+            .collect();
+        let shown = defs.iter().map(ServerDef::masked).collect();
+        self.add_servers(defs).await?;
+        Ok(shown)
+    }
+
+    /// Every server in Claude Desktop's `mcpServers` shape. Env and header values are written
+    /// only with `secrets` (else "" under their names).
+    pub async fn export_claude(&self, secrets: bool) -> Result<Export, HubError> {
+        let mut defs = self.inner.store.list_servers().await?;
+        if secrets {
+            for def in &mut defs {
+                *def = definitions::reveal(&self.inner.store, self.inner.auth.vault(), def).await?;
+            }
+        }
+        Ok(config::export_claude(&defs, secrets))
+    }
+}
