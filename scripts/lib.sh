@@ -25,6 +25,12 @@ APT_BUILD_PACKAGES=(
   libdbus-1-dev
 )
 
+# What crates/cli/tests/keyring.rs runs the vault against: a real Secret Service,
+# gnome-keyring-daemon on a private session bus that the test starts itself (dbus-daemon;
+# dbus-send from dbus-bin), and secret-tool (libsecret-tools) to read the keyring entry.
+# shellcheck disable=SC2034
+APT_KEYRING_PACKAGES=(gnome-keyring dbus-daemon dbus-bin libsecret-tools)
+
 say() { printf '==> %s\n' "$*" >&2; }
 die() {
   printf 'error: %s\n' "$*" >&2
