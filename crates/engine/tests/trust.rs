@@ -489,3 +489,47 @@ async fn a_remote_server_moved_to_another_host_does_not_take_its_headers_along()
     );
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_locked_vault_is_found_before_the_browser_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let hub = hub(&dir).await;
+        // A sealed value makes the key (a key file: the tests keep the keyring out).
+        hub.add_server(with_env(stdio_def("s", &marker()), &[("TOKEN", "t")]))
+            .await
+            .unwrap();
+        hub.add_server(common::http_def("remote", "https://mcp.example.com/mcp"))
+            .await
+            .unwrap();
+        hub.shutdown().await;
+    }
+    std::fs::remove_file(dir.path().join("vault.key")).unwrap();
+    let hub = hub(&dir).await;
+    let mut events = hub.subscribe();
+    let err = hub
+        .login(
+            "remote",
+            patchbay_engine::auth::browser::BrowserMode::Print,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("could not be saved") && text.contains("missing"),
+        "{text}"
+    );
+    // No login link was ever offered: the person never went to the browser for nothing.
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, patchbay_engine::Event::LoginUrl { .. }),
+            "{event:?}"
+        );
+    }
+    assert!(
+        !dir.path().join("vault.key").exists(),
+        "no new key was made"
+    );
+    hub.shutdown().await;
+}
