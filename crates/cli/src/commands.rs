@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use patchbay_engine::auth::browser;
+use patchbay_engine::clock::now_ms;
 use patchbay_engine::config::LaunchPlan;
 use patchbay_engine::elicitation::{self, Answer, SamplingAnswer};
 use patchbay_engine::events::Event;
@@ -1019,11 +1020,4 @@ async fn doctor(hub: &Hub, out: Out) -> Result<u8, HubError> {
         text
     });
     Ok(OK)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
@@ -346,10 +346,7 @@ pub(crate) struct CallContext {
 pub(crate) async fn run_call(ctx: CallContext, call_id: String, req: CallRequest) -> CallReport {
     let cancel = ctx.running.insert(&call_id);
     let started = Instant::now();
-    let started_at_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
+    let started_at_ms = crate::clock::now_ms();
     ctx.bus.publish(Event::CallStarted {
         server: req.server.clone(),
         call_id: call_id.clone(),

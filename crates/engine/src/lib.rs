@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod calls;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod definitions;
 pub mod elicitation;

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::clock::now_ms;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -77,13 +78,6 @@ impl Notices {
     pub fn all(&self) -> Vec<Notice> {
         self.inner.lock().unwrap().kept.iter().cloned().collect()
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,14 +2,16 @@
 // it connect, run a long operation and watch its progress, cancel a call, answer the server's
 // question (elicitation) and its sampling request in dialogs, run a tool as a task, kill the server's
 // process and watch it recover, log in to an OAuth-protected server and log out. Screenshots of
-// the main views go to docs/screenshots.
+// the main views go to PATCHBAY_E2E_SCREENSHOTS (scripts/e2e --screenshots: docs/screenshots),
+// else to a scratch folder, so a test run leaves the tree as it found it.
 import { $, browser, expect } from '@wdio/globals';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const shots = path.join(root, 'docs/screenshots');
+const shots = process.env.PATCHBAY_E2E_SCREENSHOTS || path.join(os.tmpdir(), 'patchbay-e2e-screenshots');
 const node = process.env.PATCHBAY_TEST_NODE ?? process.execPath;
 const everything = path.join(root, 'tests/peers/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const marker = `pbe2e-${process.pid}-${Date.now()}`;

@@ -7,7 +7,7 @@
 //! around it: the URL allow-list, the browser modes, the loopback listener, a timeout and
 //! cancel, and storing the result sealed, as the server's one current credential.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use oauth2::TokenResponse;
 use rmcp::transport::auth::{
@@ -21,6 +21,7 @@ use super::credentials::{
     Credential, CredentialMeta, Credentials, CredentialsError, TokenAuthMethod,
 };
 use super::destinations::check_endpoint;
+use crate::clock::now_ms;
 use crate::store::{CredentialKey, Expected};
 use crate::vault::Secret;
 
@@ -113,13 +114,6 @@ pub enum LoginError {
 pub trait LoginObserver: Send + Sync {
     /// The authorization URL, in every mode (the app shows "Copy link"; `print` mode needs it).
     fn waiting_for_browser(&self, url: &str);
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 pub async fn login(

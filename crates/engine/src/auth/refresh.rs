@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
@@ -31,6 +31,7 @@ use rand::RngCore;
 
 use super::credentials::{Credential, CredentialMeta, Credentials, CredentialsError};
 use super::token::{self, TokenError};
+use crate::clock::now_ms;
 use crate::store::{CredentialKey, Expected, Lease, StoreError};
 use crate::vault::VaultError;
 
@@ -85,13 +86,6 @@ fn holder_is_gone(holder: &str) -> bool {
     // SAFETY: kill(2) with signal 0 sends nothing and touches no memory of ours.
     let failed = unsafe { libc::kill(pid, 0) } == -1;
     failed && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 impl RefreshCoordinator {

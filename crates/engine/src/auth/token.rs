@@ -1,8 +1,6 @@
 //! Requests to the token endpoint, through the `oauth2` crate (its request building, client
 //! authentication and error parsing), carried by our reqwest client.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthType, ClientId, ClientSecret, HttpRequest, HttpResponse, RefreshToken, RequestTokenError,
@@ -10,6 +8,7 @@ use oauth2::{
 };
 
 use super::credentials::{Credential, TokenAuthMethod};
+use crate::clock::now_ms;
 use crate::vault::Secret;
 
 /// What the token endpoint granted.
@@ -61,13 +60,6 @@ async fn send(http: reqwest::Client, request: HttpRequest) -> Result<HttpRespons
         .map_err(|e| HttpFailure(e.without_url().to_string()))?;
     out.body(body.to_vec())
         .map_err(|e| HttpFailure(e.to_string()))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// `grant_type=refresh_token` for `cred`, with the RFC 8707 `resource`.

@@ -14,7 +14,7 @@ pub(crate) mod process;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rmcp::model::ServerPeerInfo;
 use rmcp::service::{QuitReason, RunningServiceCancellationToken};
@@ -26,6 +26,7 @@ pub use backoff::Backoff;
 pub use process::ServerLog;
 
 use crate::calls::CallRegistry;
+use crate::clock::now_ms;
 use crate::config::ServerDef;
 use crate::events::{Event, EventBus, ServerState};
 use crate::roots::Roots;
@@ -750,11 +751,4 @@ impl Actor {
             });
         });
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
 use crate::config::ServerDef;
 
 pub use credentials::{CredentialKey, CredentialRow, Expected, Lease, LoginState};
@@ -217,13 +218,6 @@ impl Store {
             Err(e) => panic!("store task did not run: {e}"),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 fn encode_def(def: &ServerDef) -> String {
