@@ -166,41 +166,45 @@ pub async fn as_stored(
             reason: reason.clone(),
         });
     }
-    if !row.def.is_masked() {
-        return Ok((row.def, row.revision));
-    }
-    let values = open_values(vault, server, row.secrets).await?;
-    let mut full = row.def;
-    let missing = full.fill_secrets(&values);
-    if missing.is_empty() {
-        Ok((full, row.revision))
-    } else {
-        Err(SecretsError::Missing {
-            server: server.into(),
-            names: missing,
-        }
-        .into())
-    }
+    Ok((fill(vault, row.def, row.secrets).await?, row.revision))
 }
 
-/// `def` (shown form) with its stored values in place of the masks. A definition without
-/// masked values is returned as it is, without touching the store or the vault.
+/// The server's definition as stored now with its values, read from one row (a definition and
+/// values from two reads could belong to two versions of it). `None` when it is gone; an
+/// unreadable definition comes back as it is (it has nothing to reveal).
 pub async fn reveal(
     store: &Store,
     vault: &VaultCell,
-    def: &ServerDef,
+    server: &str,
+) -> Result<Option<ServerDef>, SecretsError> {
+    match store
+        .server_for_start(server)
+        .await
+        .map_err(|e| SecretsError::store(server, e))?
+    {
+        None => Ok(None),
+        Some(row) => Ok(Some(fill(vault, row.def, row.secrets).await?)),
+    }
+}
+
+/// `def` (shown form) with `secrets` in place of its masks; the vault is asked only when there
+/// are masked values and they are sealed.
+async fn fill(
+    vault: &VaultCell,
+    def: ServerDef,
+    secrets: StoredSecrets,
 ) -> Result<ServerDef, SecretsError> {
     if !def.is_masked() {
-        return Ok(def.clone());
+        return Ok(def);
     }
-    let values = stored_values(store, vault, &def.name).await?;
-    let mut full = def.clone();
+    let values = open_values(vault, &def.name, secrets).await?;
+    let mut full = def;
     let missing = full.fill_secrets(&values);
     if missing.is_empty() {
         Ok(full)
     } else {
         Err(SecretsError::Missing {
-            server: def.name.clone(),
+            server: full.name,
             names: missing,
         })
     }

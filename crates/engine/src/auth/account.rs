@@ -43,8 +43,9 @@ pub async fn status(
         can_refresh: false,
         problem: None,
     };
-    // A refused login is told from the row alone: no vault (and no keyring) needed to say so.
-    match credentials.store().credential_for(server).await? {
+    // One read of the row. A refused login is told from it alone: no vault (and no keyring)
+    // needed to say so.
+    let row = match credentials.store().credential_for(server).await? {
         None => return Ok(empty),
         Some(row) if row.refused.is_some() => {
             let scopes = row
@@ -61,11 +62,10 @@ pub async fn status(
                 ..empty
             });
         }
-        Some(_) => {}
-    }
-    match credentials.current(server).await {
-        Ok(None) => Ok(empty),
-        Ok(Some(c)) => Ok(AuthStatus {
+        Some(row) => row,
+    };
+    match credentials.open_row(row).await {
+        Ok(c) => Ok(AuthStatus {
             logged_in: true,
             issuer: Some(c.key.issuer),
             client_id: Some(c.key.client_id),

@@ -255,8 +255,9 @@ impl Hub {
     /// The server's definition with its env and header values, for a person who asked to see
     /// them (or to export them).
     pub async fn reveal_server(&self, name: &str) -> Result<ServerDef, HubError> {
-        let def = self.stored(name).await?;
-        Ok(definitions::reveal(&self.inner.store, self.inner.auth.vault(), &def).await?)
+        definitions::reveal(&self.inner.store, self.inner.auth.vault(), name)
+            .await?
+            .ok_or_else(|| HubError::UnknownServer(name.into()))
     }
 
     /// What starting a local server runs (values masked unless `reveal`, except those that
@@ -431,9 +432,15 @@ impl Hub {
     pub async fn export_claude(&self, secrets: bool) -> Result<Export, HubError> {
         let mut defs = self.inner.store.list_servers().await?;
         if secrets {
-            for def in &mut defs {
-                *def = definitions::reveal(&self.inner.store, self.inner.auth.vault(), def).await?;
+            let mut revealed = Vec::with_capacity(defs.len());
+            for def in &defs {
+                // A server removed meanwhile is left out.
+                revealed.extend(
+                    definitions::reveal(&self.inner.store, self.inner.auth.vault(), &def.name)
+                        .await?,
+                );
             }
+            defs = revealed;
         }
         Ok(config::export_claude(&defs, secrets))
     }

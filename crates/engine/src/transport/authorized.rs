@@ -51,13 +51,8 @@ impl Bearer {
     /// re-pointed meanwhile, by this process or another), and a URL where a token could be
     /// read on the way (plain http to another machine).
     pub async fn credential(&self, url: &str) -> Result<Option<Credential>, BearerError> {
-        // Most servers have no login: ask the store before the vault, so they never wake the
-        // keyring.
-        match self.auth.store().credential_for(&self.server).await {
-            Ok(None) => return Ok(None),
-            Ok(Some(_)) => {}
-            Err(e) => return Err(BearerError(e.to_string())),
-        }
+        // (A server without a saved login never wakes the keyring: the row is read first, and
+        // the vault opened only to unseal one.)
         let cred = match self.auth.refresher().await.current(&self.server).await {
             Ok(c) => c,
             Err(RefreshError::NeedsLogin { .. }) => None,
