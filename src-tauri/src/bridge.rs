@@ -6,8 +6,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use patchbay_engine::events::next_batch;
-use patchbay_engine::{EventBatch, Hub};
+use patchbay_engine::{EventBatch, Hub, next_batch};
 use tauri::async_runtime::JoinHandle;
 use tauri::ipc::Channel;
 

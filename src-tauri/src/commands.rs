@@ -4,19 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use patchbay_engine::auth::AuthStatus;
-use patchbay_engine::auth::LogoutReport;
-use patchbay_engine::auth::browser::BrowserMode;
-use patchbay_engine::calls::PastCall;
-use patchbay_engine::catalog::{CompletionTarget, Listing, Page};
-use patchbay_engine::config::{Export, LaunchPlan};
-use patchbay_engine::elicitation::{Answer, SamplingAnswer};
-use patchbay_engine::notices::Notice;
-use patchbay_engine::preview::{Preview, preview};
-use patchbay_engine::vault::Secret;
 use patchbay_engine::{
-    CallReport, CallRequest, Doctor, Event, EventBatch, Hub, HubError, ImportPreview, RootDef,
-    ServerDef, ServerDetails, ServerView,
+    Answer, AnswerAction, AuthStatus, BrowserMode, CallReport, CallRequest, CompletionTarget,
+    Doctor, EventBatch, Export, Hub, HubError, ImportPreview, LaunchPlan, Listing, LogLevel,
+    LogoutReport, Notice, Page, PastCall, Preview, RootDef, SamplingAnswer, Secret, ServerDef,
+    ServerDetails, ServerView, preview,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -207,30 +199,18 @@ async fn login(
     // One browser tab per login: a second click joins the running login (the engine runs one
     // flow per server), and only the first caller opens its URL.
     let opens = !follow && openers.0.lock().unwrap().insert(name.clone());
-    let opener = opens.then(|| {
-        let mut events = hub.subscribe();
-        let app = app.clone();
-        let server = name.clone();
-        tauri::async_runtime::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                match events.recv().await {
-                    Ok(Event::LoginUrl { server: s, url }) if s == server => {
-                        if let Err(e) = app.opener().open_url(url, None::<&str>) {
-                            tracing::warn!("could not open the browser: {e}");
-                        }
-                        break;
-                    }
-                    Ok(Event::LoginFinished { server: s, .. }) if s == server => break,
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => break,
+    let mut opened = false;
+    let outcome = hub
+        .login_showing(&name, mode, LOGIN_TIMEOUT, |url| {
+            if opens && !opened {
+                opened = true;
+                if let Err(e) = app.opener().open_url(url, None::<&str>) {
+                    tracing::warn!("could not open the browser: {e}");
                 }
             }
         })
-    });
-    let outcome = hub.login(&name, mode, LOGIN_TIMEOUT).await;
-    if let Some(opener) = opener {
-        opener.abort();
+        .await;
+    if opens {
         openers.0.lock().unwrap().remove(&name);
     }
     let status = outcome?;
@@ -464,13 +444,10 @@ fn answer_elicitation(
     hub: State<'_, Hub>,
     server: String,
     id: String,
-    action: String,
+    action: AnswerAction,
     content: Option<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<bool> {
-    let answer = Answer::parse(&action, content).ok_or_else(|| CommandError {
-        message: format!("{action:?} is not an answer; use accept, decline or cancel"),
-        field: None,
-    })?;
+    let answer = Answer::new(action, content);
     let link = match answer {
         Answer::Accept(_) => hub.elicitation_link(&server, &id)?,
         _ => None,
@@ -511,21 +488,10 @@ fn answer_sampling(
 async fn list_catalog(
     hub: State<'_, Hub>,
     name: String,
-    what: String,
+    what: Listing,
     cursor: Option<String>,
 ) -> Result<Page> {
-    let listing = match what.as_str() {
-        "resources" => Listing::Resources,
-        "templates" => Listing::ResourceTemplates,
-        "prompts" => Listing::Prompts,
-        other => {
-            return Err(CommandError {
-                message: format!("{other:?} is not a list; use resources, templates or prompts"),
-                field: None,
-            });
-        }
-    };
-    Ok(hub.list(&name, listing, cursor).await?)
+    Ok(hub.list(&name, what, cursor).await?)
 }
 
 /// A resource's contents, shortened if huge (`save_resource` writes the whole).
@@ -595,8 +561,8 @@ async fn ping(hub: State<'_, Hub>, name: String) -> Result<f64> {
 }
 
 #[tauri::command]
-async fn set_log_level(hub: State<'_, Hub>, name: String, level: String) -> Result<()> {
-    Ok(hub.set_log_level(&name, &level).await?)
+async fn set_log_level(hub: State<'_, Hub>, name: String, level: LogLevel) -> Result<()> {
+    Ok(hub.set_log_level(&name, level).await?)
 }
 
 /// A native folder picker, for a root.

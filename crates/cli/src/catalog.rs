@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use patchbay_engine::catalog::{CompletionTarget, Listing};
-use patchbay_engine::{Hub, HubError};
+use patchbay_engine::{CompletionTarget, Event, Hub, HubError, Listing, LogLevel, Notice};
 use serde_json::{Value, json};
 
 use crate::commands::{CONNECTION, OK, USAGE, connect_quietly, tagged};
@@ -63,7 +62,7 @@ pub enum CatalogCommand {
         typed: String,
     },
     /// Set the level of log messages the server sends (logging/setLevel).
-    LogLevel { name: String, level: String },
+    LogLevel { name: String, level: LogLevel },
     /// Print the notifications the server sends (all but progress) as they arrive, for
     /// SECS seconds or until Ctrl-C.
     Watch {
@@ -146,7 +145,7 @@ pub async fn run(hub: &Hub, out: Out, command: CatalogCommand) -> Result<u8, Hub
             Ok(OK)
         }
         CatalogCommand::LogLevel { level, .. } => {
-            hub.set_log_level(&name, &level).await?;
+            hub.set_log_level(&name, level).await?;
             out.emit(json!({"event": "log_level", "level": level}), || {
                 format!("{name} now sends log messages at {level} and above")
             });
@@ -168,10 +167,10 @@ pub async fn run(hub: &Hub, out: Out, command: CatalogCommand) -> Result<u8, Hub
 
 /// The journal so far (what arrived while connecting), then each notice as it arrives.
 async fn watch(hub: &Hub, out: Out, name: &str, seconds: Option<f64>) -> Result<u8, HubError> {
-    use patchbay_engine::events::Event;
+    use Event;
     use tokio::sync::broadcast::error::RecvError;
     let mut events = hub.subscribe();
-    let print = |n: &patchbay_engine::notices::Notice| {
+    let print = |n: &Notice| {
         out.emit(tagged("notification", n), || {
             let level = n
                 .level

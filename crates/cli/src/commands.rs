@@ -4,14 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patchbay_engine::auth::browser;
-use patchbay_engine::clock::now_ms;
-use patchbay_engine::config::LaunchPlan;
-use patchbay_engine::elicitation::{self, Answer, SamplingAnswer};
-use patchbay_engine::events::Event;
 use patchbay_engine::{
-    CallOutcome, CallReport, CallRequest, Hub, HubError, HubOptions, Login, ServerDef, ServerState,
-    TransportDef,
+    Answer, BrowserMode, CallOutcome, CallReport, CallRequest, Event, Hub, HubError, HubOptions,
+    KeyBackend, LaunchPlan, Login, SamplingAnswer, Secret, ServerDef, ServerState, TransportDef,
+    check_url, form_defaults, now_ms, open_in_system_browser,
 };
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -72,7 +68,7 @@ async fn dispatch(hub: &Hub, out: Out, command: Command) -> u8 {
             name,
             browser,
             timeout,
-        } => login(hub, out, &name, &browser, timeout).await,
+        } => login(hub, out, &name, browser, timeout).await,
         Command::AuthStatus { name } => auth_status(hub, out, &name).await,
         Command::Logout { name } => logout(hub, out, &name).await,
         Command::Doctor => doctor(hub, out).await,
@@ -106,11 +102,8 @@ async fn servers(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubErro
             };
             match secret {
                 Some(secret) => {
-                    hub.add_server_with_client_secret(
-                        def.clone(),
-                        patchbay_engine::vault::Secret::new(secret),
-                    )
-                    .await?
+                    hub.add_server_with_client_secret(def.clone(), Secret::new(secret))
+                        .await?
                 }
                 None => hub.add_server(def.clone()).await?,
             }
@@ -344,7 +337,7 @@ mod tests {
             server: "x".into(),
             command: "npx\n    env:   SAFE=1".into(),
             args: vec!["-y".into(), "a b".into(), "c\nwarning: none".into()],
-            env: vec![patchbay_engine::config::EnvEntry {
+            env: vec![patchbay_engine::EnvEntry {
                 name: "MODE".into(),
                 value: "1\n    in:    /home".into(),
                 changes_what_runs: false,
@@ -757,9 +750,9 @@ async fn print_call_events(
                     let link = hub.elicitation_link(server, id).ok().flatten();
                     let message = request["message"].as_str().unwrap_or("");
                     let (answer, what) = match (policy.as_str(), &link) {
-                        ("open", Some(link)) => match browser::check_url(link)
+                        ("open", Some(link)) => match check_url(link)
                             .map_err(|e| e.to_string())
-                            .and_then(|u| browser::open_in_system_browser(&u))
+                            .and_then(|u| open_in_system_browser(&u))
                         {
                             Ok(()) => (
                                 Answer::Accept(Default::default()),
@@ -789,7 +782,7 @@ async fn print_call_events(
                     continue;
                 }
                 let answer = if policy == "defaults" || policy == "open" {
-                    Answer::Accept(elicitation::defaults(&request["requestedSchema"]))
+                    Answer::Accept(form_defaults(&request["requestedSchema"]))
                 } else {
                     Answer::Decline
                 };
@@ -869,34 +862,19 @@ async fn login(
     hub: &Hub,
     out: Out,
     name: &str,
-    browser: &str,
+    browser: BrowserMode,
     timeout: u64,
 ) -> Result<u8, HubError> {
-    let mode = browser
-        .parse()
-        .expect("clap allows only system, print and follow");
-    let mut events = hub.subscribe();
-    let printer = {
-        let name = name.to_string();
-        async move {
-            loop {
-                match events.recv().await {
-                    Ok(Event::LoginUrl { server, url }) if server == name => {
-                        let line = json!({"event": "login_url", "server": server, "url": url});
-                        out.emit(line, || {
-                            format!("Log in to {server} in your browser. If it did not open, open this link:\n{url}")
-                        });
-                    }
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        }
-    };
-    let status = tokio::select! {
-        status = hub.login(name, mode, Duration::from_secs(timeout)) => status?,
-        _ = printer => unreachable!("the hub outlives the command"),
-    };
+    let status = hub
+        .login_showing(name, browser, Duration::from_secs(timeout), |url| {
+            let line = json!({"event": "login_url", "server": name, "url": url});
+            out.emit(line, || {
+                format!(
+                    "Log in to {name} in your browser. If it did not open, open this link:\n{url}"
+                )
+            });
+        })
+        .await?;
     out.emit(tagged("logged_in", &status), || {
         format!(
             "{name}: logged in at {}",
@@ -976,17 +954,17 @@ async fn doctor(hub: &Hub, out: Out) -> Result<u8, HubError> {
     let report = hub.doctor(true).await;
     out.emit(tagged("doctor", &report), || {
         let secrets = match &report.key_backend {
-            patchbay_engine::vault::KeyBackend::Keyring => {
+            KeyBackend::Keyring => {
                 "sealed under a key in the OS keyring".to_string()
             }
-            patchbay_engine::vault::KeyBackend::KeyFile { path, reason } => format!(
+            KeyBackend::KeyFile { path, reason } => format!(
                 "sealed under a key in {} (readable only by you), because {reason}",
                 path.display()
             ),
-            patchbay_engine::vault::KeyBackend::Locked { reason } => {
+            KeyBackend::Locked { reason } => {
                 format!("LOCKED: {reason}")
             }
-            patchbay_engine::vault::KeyBackend::NoKeyYet => {
+            KeyBackend::NoKeyYet => {
                 "nothing sealed yet; the key is made (in the OS keyring when it can be) when the first secret is kept".to_string()
             }
         };

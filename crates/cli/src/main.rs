@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use patchbay_engine::BrowserMode;
 
 #[derive(Parser)]
 #[command(
@@ -63,8 +64,8 @@ enum Command {
         name: String,
         /// `system` opens the browser; `print` only prints the link; `follow` (automation)
         /// requests the link itself and needs an authorization server that asks no person.
-        #[arg(long, default_value = "system", value_parser = ["system", "print", "follow"])]
-        browser: String,
+        #[arg(long, value_enum, default_value_t = BrowserMode::System)]
+        browser: BrowserMode,
         /// Give up if the browser has not answered within this many seconds.
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         timeout: u64,

@@ -12,7 +12,7 @@ use rmcp::model::{
     UnsubscribeRequestParams,
 };
 use rmcp::service::{Peer, RoleClient, ServiceError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One page of a list; `next_cursor` asks for the next one.
@@ -25,11 +25,62 @@ pub struct Page {
 }
 
 /// Which list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Listing {
     Resources,
+    #[serde(rename = "templates")]
+    #[cfg_attr(feature = "clap", value(name = "templates"))]
     ResourceTemplates,
     Prompts,
+}
+
+/// The levels of `logging/setLevel`, as MCP names them (RFC 5424's, least severe first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+            LogLevel::Alert => "alert",
+            LogLevel::Emergency => "emergency",
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(Value::String(s.into())).map_err(|_| {
+            format!("{s:?} is not a log level; use one of debug, info, notice, warning, error, critical, alert, emergency")
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,9 +173,8 @@ pub async fn complete(
 
 /// `logging/setLevel`. (Deprecated in rmcp for the 2026 protocol; servers of today use it.)
 #[allow(deprecated)]
-pub async fn set_level(peer: &Peer<RoleClient>, level: &str) -> Result<(), CatalogError> {
-    let p: rmcp::model::SetLevelRequestParams = params(json!({ "level": level }))
-        .map_err(|_| CatalogError::Invalid(format!("{level:?} is not a log level; use one of debug, info, notice, warning, error, critical, alert, emergency")))?;
+pub async fn set_level(peer: &Peer<RoleClient>, level: LogLevel) -> Result<(), CatalogError> {
+    let p: rmcp::model::SetLevelRequestParams = params(json!({ "level": level }))?;
     peer.set_level(p).await?;
     Ok(())
 }

@@ -23,14 +23,23 @@ pub enum Answer {
     Cancel,
 }
 
+/// What the person did with a question, as MCP names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum AnswerAction {
+    Accept,
+    Decline,
+    Cancel,
+}
+
 impl Answer {
-    /// `accept` with `content`, `decline` or `cancel`, as MCP names them.
-    pub fn parse(action: &str, content: Option<Map<String, Value>>) -> Option<Answer> {
+    /// `accept` with `content` (none: empty), `decline` or `cancel`.
+    pub fn new(action: AnswerAction, content: Option<Map<String, Value>>) -> Answer {
         match action {
-            "accept" => Some(Answer::Accept(content.unwrap_or_default())),
-            "decline" => Some(Answer::Decline),
-            "cancel" => Some(Answer::Cancel),
-            _ => None,
+            AnswerAction::Accept => Answer::Accept(content.unwrap_or_default()),
+            AnswerAction::Decline => Answer::Decline,
+            AnswerAction::Cancel => Answer::Cancel,
         }
     }
 
@@ -277,7 +286,7 @@ mod tests {
         }});
         let d = defaults(&schema);
         assert_eq!(Value::Object(d), json!({"name": "John Doe", "age": 30}));
-        assert_eq!(Answer::parse("sure", None), None);
+        assert!(serde_json::from_value::<AnswerAction>(json!("sure")).is_err());
     }
 }
 

@@ -18,11 +18,21 @@ mod tasks;
 pub mod transport;
 pub mod vault;
 
-pub use calls::{CallReport, CallRequest};
-pub use config::{RootDef, ServerDef, TransportDef};
-pub use events::{Event, EventBatch, ServerState};
+// The engine's API: everything the shell and the CLI use is named here (the layer check in
+// tests/layers.rs holds them to it).
+pub use auth::browser::{BrowserMode, check_url, open_in_system_browser};
+pub use auth::{AuthStatus, LogoutReport};
+pub use calls::{CallReport, CallRequest, PastCall};
+pub use catalog::{CompletionTarget, Listing, LogLevel, Page};
+pub use clock::now_ms;
+pub use config::{EnvEntry, Export, LaunchPlan, RootDef, ServerDef, TransportDef};
+pub use elicitation::{Answer, AnswerAction, SamplingAnswer, defaults as form_defaults};
+pub use events::{Event, EventBatch, ServerState, next_batch};
 pub use hub::{
     Doctor, Hub, HubError, HubOptions, ImportPreview, ImportedServer, Login, ServerDetails,
     ServerView, StartedCall, VaultReset,
 };
+pub use notices::Notice;
+pub use preview::{Preview, preview};
 pub use store::{CallOutcome, CallRecord};
+pub use vault::{KeyBackend, Secret};

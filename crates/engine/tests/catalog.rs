@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::*;
 use patchbay_engine::ServerState;
-use patchbay_engine::catalog::{CompletionTarget, Listing};
+use patchbay_engine::catalog::{CompletionTarget, Listing, LogLevel};
 use patchbay_engine::events::Event;
 use serde_json::Value;
 
@@ -152,8 +152,8 @@ async fn subscriptions_bring_resource_updates_and_log_level_and_ping_work() {
     .await;
     hub.subscribe_resource("ev", uri, false).await.unwrap();
 
-    hub.set_log_level("ev", "debug").await.unwrap();
-    let err = hub.set_log_level("ev", "loud").await.unwrap_err();
+    hub.set_log_level("ev", LogLevel::Debug).await.unwrap();
+    let err = "loud".parse::<LogLevel>().unwrap_err();
     assert!(
         err.to_string().contains("\"loud\" is not a log level"),
         "{err}"

@@ -7,12 +7,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use patchbay_engine::auth::browser::BrowserMode;
-use patchbay_engine::elicitation::{self, Answer};
-use patchbay_engine::events::Event;
-use patchbay_engine::vault::Secret;
 use patchbay_engine::{
-    CallOutcome, CallRequest, Hub, HubOptions, ServerDef, ServerState, TransportDef,
+    Answer, BrowserMode, CallOutcome, CallRequest, Event, Hub, HubOptions, Secret, ServerDef,
+    ServerState, TransportDef, form_defaults,
 };
 
 fn main() -> ExitCode {
@@ -68,7 +65,7 @@ async fn run(url: String, metadata_document: Option<String>) -> anyhow::Result<(
                     id,
                     request,
                 }) => {
-                    let content = elicitation::defaults(&request["requestedSchema"]);
+                    let content = form_defaults(&request["requestedSchema"]);
                     let _ = answering.answer_elicitation(&server, &id, Answer::Accept(content));
                 }
                 Ok(_) | Err(RecvError::Lagged(_)) => {}

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// How a login's authorization URL reaches the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum BrowserMode {
     /// Open the system browser (default).
     #[default]

@@ -22,7 +22,7 @@ use crate::auth::{
     RefreshCoordinator,
 };
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
-use crate::catalog::{self, CatalogError, CompletionTarget, Listing, Page};
+use crate::catalog::{self, CatalogError, CompletionTarget, Listing, LogLevel, Page};
 use crate::config::{self, ConfigError, ServerDef};
 use crate::definitions::{self, SecretsError};
 use crate::events::{Event, EventBus, ServerState};
@@ -577,10 +577,9 @@ impl Hub {
     }
 
     /// `logging/setLevel`.
-    pub async fn set_log_level(&self, name: &str, level: &str) -> Result<(), HubError> {
-        let level = level.to_string();
+    pub async fn set_log_level(&self, name: &str, level: LogLevel) -> Result<(), HubError> {
         self.on_peer(name, "setting the log level", |peer| async move {
-            catalog::set_level(&peer, &level).await
+            catalog::set_level(&peer, level).await
         })
         .await
     }
@@ -707,6 +706,34 @@ impl Hub {
     /// The credentials and their refresh coordinator; opens the vault on first use.
     pub async fn refresher(&self) -> Arc<RefreshCoordinator> {
         self.inner.auth.refresher().await
+    }
+
+    /// [`Hub::login`], handing this server's authorization URL to `on_url` when the login
+    /// announces it. The one way a front end learns the URL: the app opens it, the CLI prints it.
+    /// (A caller who joins a login whose URL was already announced is not handed it again.)
+    pub async fn login_showing(
+        &self,
+        name: &str,
+        mode: BrowserMode,
+        timeout: Duration,
+        mut on_url: impl FnMut(&str) + Send,
+    ) -> Result<AuthStatus, HubError> {
+        use broadcast::error::RecvError;
+        // Subscribed before the login starts, so its URL cannot be announced unseen.
+        let mut events = self.subscribe();
+        let watch = async {
+            loop {
+                match events.recv().await {
+                    Ok(Event::LoginUrl { server, url }) if server == name => on_url(&url),
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                }
+            }
+        };
+        tokio::select! {
+            status = self.login(name, mode, timeout) => status,
+            never = watch => never,
+        }
     }
 
     /// Logs in to a remote server through the browser (`mode`) and stores the tokens. A second
