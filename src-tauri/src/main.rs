@@ -70,8 +70,8 @@ fn main() {
             });
             app.manage(hub);
             app.manage(bridge::Subscription::default());
-            app.manage(commands::Openers::default());
-            app.manage(commands::Started::new(started, painted));
+            app.manage(commands::login::Openers::default());
+            app.manage(commands::app::Started::new(started, painted));
             // SIGTERM, SIGINT or SIGHUP (a logout, `kill`, Ctrl-C in a terminal) ends the app
             // the same way closing its window does, so every server process is stopped.
             #[cfg(unix)]

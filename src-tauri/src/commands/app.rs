@@ -1,0 +1,54 @@
+//! The window itself: the event subscription, the launch report, the first paint.
+
+use patchbay_engine::{Doctor, EventBatch, Hub};
+use tauri::State;
+use tauri::ipc::Channel;
+
+use super::Result;
+use crate::bridge::Subscription;
+
+#[tauri::command]
+pub fn subscribe(
+    hub: State<'_, Hub>,
+    subscription: State<'_, Subscription>,
+    on_event: Channel<EventBatch>,
+) {
+    subscription.replace(&hub, on_event);
+}
+
+/// Where the data and the key are. Never asks the keyring (it is called at launch).
+#[tauri::command]
+pub async fn doctor(hub: State<'_, Hub>) -> Result<Doctor> {
+    Ok(hub.doctor(false).await)
+}
+
+/// When the process started (for the startup figure), and who waits for the first paint.
+pub struct Started {
+    at: std::time::Instant,
+    painted: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Started {
+    pub fn new(at: std::time::Instant, painted: tokio::sync::oneshot::Sender<()>) -> Self {
+        Started {
+            at,
+            painted: std::sync::Mutex::new(Some(painted)),
+        }
+    }
+}
+
+/// The window reports its first painted server list: logged (target `patchbay::startup`) with
+/// the time since the process started, which BENCHMARKS.md's startup figure reads; and the
+/// servers start connecting. A reload reports again; only the first report counts.
+#[tauri::command]
+pub fn ui_painted(started: State<'_, Started>, servers: usize) {
+    if let Some(painted) = started.painted.lock().unwrap().take() {
+        tracing::info!(
+            target: "patchbay::startup",
+            ms = started.at.elapsed().as_millis() as u64,
+            servers,
+            "first server list painted"
+        );
+        let _ = painted.send(());
+    }
+}
