@@ -50,6 +50,29 @@ describe('the window', () => {
     expect(screen.getByRole('tabpanel')).toHaveAccessibleName('Details');
   });
 
+  it('tries the key again when the person asks, and the notice goes once the vault opens', async () => {
+    let locked = true;
+    const backend = app(
+      { backend: 'locked', reason: 'the keyring is locked: unlock it' },
+      {
+        reopen_vault: () => ({
+          data_dir: '/d',
+          database: '/d/patchbay.db',
+          peers: [],
+          ...(locked ? { backend: 'locked', reason: 'the keyring is still locked' } : { backend: 'keyring' }),
+        }),
+      },
+    );
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Try again' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent(/the keyring is still locked$/);
+    locked = false;
+    await user.click(screen.getByRole('button', { name: 'Try again' }));
+    await vi.waitFor(() => expect(screen.queryByRole('alert')).toBeNull());
+    expect(screen.queryByRole('button', { name: 'Try again' })).toBeNull();
+    expect(backend.calls.filter((c) => c.cmd === 'reopen_vault')).toHaveLength(2);
+  });
+
   it('shows the reason a locked vault gives, which says what to do', async () => {
     app({ backend: 'locked', reason: 'the keyring is locked: unlock it and restart Patchbay' });
     // Every saved secret is meant now, not only logins; the reason is shown as the engine says it.

@@ -22,6 +22,13 @@ pub async fn doctor(hub: State<'_, Hub>) -> Result<Doctor> {
     Ok(hub.doctor(false).await)
 }
 
+/// Tries the key again because the person asked (they unlocked their keyring): this may show
+/// the keyring's unlock prompt. The same report as `doctor`, with the vault's state now.
+#[tauri::command]
+pub async fn reopen_vault(hub: State<'_, Hub>) -> Result<Doctor> {
+    Ok(hub.doctor(true).await)
+}
+
 /// When the process started (for the startup figure), and who waits for the first paint.
 pub struct Started {
     at: std::time::Instant,

@@ -35,6 +35,12 @@ export const commands = {
   doctor: (): Promise<Doctor> =>
     invoke<Doctor>('doctor'),
   /**
+   * Tries the key again because the person asked (they unlocked their keyring): this may show
+   * the keyring's unlock prompt. The same report as `doctor`, with the vault's state now.
+   */
+  reopenVault: (): Promise<Doctor> =>
+    invoke<Doctor>('reopen_vault'),
+  /**
    * The window reports its first painted server list: logged (target `patchbay::startup`) with
    * the time since the process started, which BENCHMARKS.md's startup figure reads; and the
    * servers start connecting. A reload reports again; only the first report counts.
