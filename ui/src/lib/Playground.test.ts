@@ -151,6 +151,41 @@ describe('the playground', () => {
     await vi.waitFor(() => expect(result).not.toHaveTextContent('Saved the whole result'));
   });
 
+  it('keeps the form and the JSON editor as two views of one argument value', async () => {
+    const { backend, finish } = await setup();
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /echo/ }));
+    await user.type(screen.getByLabelText(/message/), 'hi');
+    const asJson = screen.getByRole('checkbox', { name: 'Edit the arguments as JSON' });
+    await user.click(asJson);
+    const editor = screen.getByLabelText('Arguments (JSON)') as HTMLTextAreaElement;
+    expect(JSON.parse(editor.value)).toEqual({ message: 'hi' });
+
+    // An edit in JSON reaches the form; a key the form has no field for is kept.
+    await user.clear(editor);
+    await user.click(editor);
+    await user.paste('{"message": "bye", "extra": 1}');
+    await user.click(asJson);
+    expect(screen.getByLabelText(/message/)).toHaveValue('bye');
+
+    // Broken JSON says where, and keeps the last good value for the form.
+    await user.click(asJson);
+    const again = screen.getByLabelText('Arguments (JSON)') as HTMLTextAreaElement;
+    await user.click(again);
+    await user.keyboard('{Control>}{End}{/Control}{Backspace}');
+    expect(await screen.findByRole('alert')).toHaveTextContent(/not valid JSON/);
+    // Bad JSON is never run, not even as the last good value.
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    expect(backend.calls.some((c) => c.cmd === 'call_tool')).toBe(false);
+    await user.click(asJson);
+    expect(screen.getByLabelText(/message/)).toHaveValue('bye');
+
+    // What runs is that one value, whichever view is open.
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    await vi.waitFor(() => expect(backend.calls.find((c) => c.cmd === 'call_tool')?.args.arguments).toEqual({ message: 'bye', extra: 1 }));
+    finish({ call_id: 'call-1', outcome: 'ok', result: { content: [] }, error: null, cut: null, duration_ms: 1 });
+  });
+
   it('will not fill in again arguments that were too large to keep for the window', async () => {
     const past = (id: string, cut: boolean) => ({
       call_id: id, server: 'ev', tool: 'echo', arguments: { message: 'x' }, result: null, error: null,

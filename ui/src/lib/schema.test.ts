@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildArgs, formFor, initialValues, parseRaw } from './schema';
+import { buildArgs, extraArgs, formFor, initialValues, parseRaw, valuesFor } from './schema';
 
 const schema = {
   type: 'object',
@@ -177,5 +177,43 @@ describe('parseRaw', () => {
     expect(parseRaw('')).toEqual({ args: {} });
     expect(parseRaw('[1]')).toEqual({ error: expect.stringContaining('must be a JSON object') });
     expect(parseRaw('{nope')).toEqual({ error: expect.stringContaining('not valid JSON') });
+  });
+
+  it('says where the JSON is wrong', () => {
+    const parsed = parseRaw('{\n  "a": 1,\n  "b": }');
+    expect('error' in parsed && parsed.error).toMatch(/line 3,? column 8/);
+  });
+});
+
+describe('valuesFor', () => {
+  const fields = formFor({
+    type: 'object',
+    properties: {
+      message: { type: 'string' },
+      count: { type: 'integer' },
+      loud: { type: 'boolean' },
+      tags: { type: 'array', items: { type: 'string' } },
+      colours: { type: 'array', items: { enum: ['red', 'blue'] } },
+      inner: { type: 'object', properties: { depth: { type: 'number' } } },
+    },
+  })!;
+
+  it('is the inverse of buildArgs: arguments → form → the same arguments', () => {
+    const args = { message: 'hi', count: 3, loud: false, tags: ['a', 'b'], colours: ['blue'], inner: { depth: 1.5 } };
+    const values = valuesFor(fields, args);
+    expect(values).toMatchObject({ message: 'hi', count: '3', loud: false, tags: ['a', 'b'], colours: ['blue'], inner: { depth: '1.5' } });
+    expect(buildArgs(fields, values)).toEqual({ args, errors: {} });
+    // Fields the arguments leave out stay empty, and stay out.
+    expect(buildArgs(fields, valuesFor(fields, { message: 'x' }))).toEqual({ args: { message: 'x' }, errors: {} });
+  });
+
+  it('shows a value of the wrong type as text, for the form to say what is wrong', () => {
+    const values = valuesFor(fields, { count: 'many', inner: 'flat' });
+    expect(values.count).toBe('many');
+    expect(buildArgs(fields, values).errors).toEqual({ count: '"many" is not a number' });
+  });
+
+  it('keeps the keys no field shows apart', () => {
+    expect(extraArgs(fields, { message: 'x', unknown: [1] })).toEqual({ unknown: [1] });
   });
 });

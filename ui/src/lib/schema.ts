@@ -1,3 +1,5 @@
+import { parseTree, type ParseError } from 'jsonc-parser';
+
 // Turns a tool's input JSON Schema into form fields, and form values back into arguments.
 // Only what a form can express faithfully becomes a field; anything else ($ref, oneOf between
 // shapes, tuples, objects without properties...) makes the whole form fall back to the raw JSON
@@ -269,7 +271,39 @@ function scalar(f: Field, text: string): { value: unknown } | { error: string } 
   }
 }
 
-/** A JSON editor's text as arguments, or what is wrong with it. */
+/**
+ * The form's values for `args`: the inverse of `buildArgs`, so the form and the JSON editor are
+ * two views of one argument value. A value of the wrong type is shown as text, for `buildArgs` to
+ * name what is wrong with it.
+ */
+export function valuesFor(fields: Field[], args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const v = args[f.name];
+    if (f.kind === 'object') {
+      out[f.name] = valuesFor(f.fields, typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+    } else if (f.kind === 'boolean') {
+      out[f.name] = typeof v === 'boolean' ? v : undefined;
+    } else if (f.kind === 'multi' || f.kind === 'array') {
+      out[f.name] = Array.isArray(v) ? v.map(text) : [];
+    } else {
+      out[f.name] = v === undefined || v === null ? '' : text(v);
+    }
+  }
+  return out;
+}
+
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** The arguments' keys no field shows (kept as they are when the form is edited). */
+export function extraArgs(fields: Field[], args: Record<string, unknown>): Record<string, unknown> {
+  const shown = new Set(fields.map((f) => f.name));
+  return Object.fromEntries(Object.entries(args).filter(([k]) => !shown.has(k)));
+}
+
+/** A JSON editor's text as arguments, or what is wrong with it (and where, when known). */
 export function parseRaw(text: string): { args: Record<string, unknown> } | { error: string } {
   if (text.trim() === '') return { args: {} };
   try {
@@ -277,6 +311,19 @@ export function parseRaw(text: string): { args: Record<string, unknown> } | { er
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'arguments must be a JSON object, like {"message": "hi"}' };
     return { args: v as Record<string, unknown> };
   } catch (e) {
-    return { error: `not valid JSON: ${(e as Error).message}` };
+    const message = (e as Error).message;
+    return { error: `not valid JSON${where(text)}: ${message}` };
   }
+}
+
+/**
+ * " at line L, column C" of the first error in `text`. The browser's own parser does not say
+ * where (WebKit's message has no position), so jsonc-parser, strict, finds it.
+ */
+function where(text: string): string {
+  const errors: ParseError[] = [];
+  parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  if (errors.length === 0) return '';
+  const before = text.slice(0, errors[0].offset).split('\n');
+  return ` at line ${before.length}, column ${before[before.length - 1].length + 1}`;
 }
