@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use patchbay_engine::{
     Answer, CallOutcome, CallReport, CallRequest, Event, Hub, HubError, SamplingAnswer, check_url,
     form_defaults, open_in_system_browser,
@@ -36,8 +36,8 @@ pub struct CallArgs {
     /// When the server asks a question during the call (elicitation): `decline` it; accept
     /// a form's `defaults` (and a link without opening it); or `open` a link in the browser
     /// (only https, or http to this machine) and accept, forms with their defaults.
-    #[arg(long, default_value = "decline", value_parser = ["decline", "defaults", "open"])]
-    elicit: String,
+    #[arg(long, value_enum, default_value = "decline")]
+    elicit: Elicit,
     /// Run the call as a task (MCP tasks, SEP-1686): its status is printed as it changes.
     #[arg(long)]
     task: bool,
@@ -45,6 +45,18 @@ pub struct CallArgs {
     /// text as the reply. Without it, sampling requests are rejected.
     #[arg(long, value_name = "TEXT")]
     sample_reply: Option<String>,
+}
+
+/// `--elicit`: how a question the server asks during the call is answered. (Plain comments
+/// on the variants: doc comments would change `--help`.)
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Elicit {
+    // Decline it.
+    Decline,
+    // Accept a form with its defaults, a link without opening it.
+    Defaults,
+    // Open a link in the browser and accept; forms with their defaults.
+    Open,
 }
 
 #[derive(Args)]
@@ -91,7 +103,7 @@ pub async fn run(hub: &Hub, out: Out, args: CallArgs) -> Result<u8, HubError> {
             started.call_id.clone(),
             Policy {
                 hub: hub.clone(),
-                elicit: args.elicit.clone(),
+                elicit: args.elicit,
                 sample_reply: args.sample_reply.clone(),
             },
         ));
@@ -210,8 +222,7 @@ fn print_report(out: Out, report: &CallReport) {
 /// How `call` answers the server's requests to the person while it waits.
 struct Policy {
     hub: Hub,
-    /// `decline`, `defaults` or `open`.
-    elicit: String,
+    elicit: Elicit,
     sample_reply: Option<String>,
 }
 
@@ -285,8 +296,8 @@ impl Policy {
     fn open_link(&self, out: Out, line: Value, server: &str, id: &str, request: &Value) {
         let link = self.hub.elicitation_link(server, id).ok().flatten();
         let message = request["message"].as_str().unwrap_or("");
-        let (answer, what) = match (self.elicit.as_str(), &link) {
-            ("open", Some(link)) => match check_url(link)
+        let (answer, what) = match (self.elicit, &link) {
+            (Elicit::Open, Some(link)) => match check_url(link)
                 .map_err(|e| e.to_string())
                 .and_then(|u| open_in_system_browser(&u))
             {
@@ -299,7 +310,7 @@ impl Policy {
                     format!("declined: the browser did not open ({e})"),
                 ),
             },
-            ("defaults", Some(_)) => (
+            (Elicit::Defaults, Some(_)) => (
                 Answer::Accept(Default::default()),
                 "accepted without opening it (--elicit open opens it)".to_string(),
             ),
@@ -319,16 +330,17 @@ impl Policy {
 
     /// A form the server asks the person to fill in.
     fn answer_form(&self, out: Out, line: Value, server: &str, id: &str, request: &Value) {
-        let answer = if self.elicit == "defaults" || self.elicit == "open" {
-            Answer::Accept(form_defaults(&request["requestedSchema"]))
-        } else {
-            Answer::Decline
+        let answer = match self.elicit {
+            Elicit::Defaults | Elicit::Open => {
+                Answer::Accept(form_defaults(&request["requestedSchema"]))
+            }
+            Elicit::Decline => Answer::Decline,
         };
         out.emit(line, || {
             format!(
                 "{server} asks: {} ({})",
                 request["message"].as_str().unwrap_or(""),
-                if self.elicit == "decline" {
+                if self.elicit == Elicit::Decline {
                     "declined; --elicit defaults accepts the defaults"
                 } else {
                     "answered with the form's defaults"

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use patchbay_engine::{Hub, HubError, Login, Secret, ServerDef, TransportDef};
 use serde_json::json;
 
@@ -67,8 +67,8 @@ pub struct AddArgs {
     #[arg(long, conflicts_with = "command")]
     url: Option<String>,
     /// Remote transport: `http` (Streamable HTTP) or `sse` (legacy HTTP+SSE).
-    #[arg(long, value_parser = ["http", "sse"], default_value = "http", requires = "url")]
-    transport: String,
+    #[arg(long, value_enum, default_value = "http", requires = "url")]
+    transport: RemoteTransport,
     /// An HTTP header for a remote server, `Name: value`. Repeatable.
     #[arg(long = "header", value_name = "K:V", requires = "url")]
     headers: Vec<String>,
@@ -110,6 +110,16 @@ pub struct AddArgs {
     /// The command line of a local server, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+/// `--transport`: how a remote server is spoken to. (Plain comments on the variants: doc
+/// comments would change `--help`.)
+#[derive(Clone, Copy, ValueEnum)]
+enum RemoteTransport {
+    // Streamable HTTP.
+    Http,
+    // The legacy HTTP+SSE transport.
+    Sse,
 }
 
 pub async fn run(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubError> {
@@ -300,9 +310,9 @@ fn server_def(args: AddArgs) -> Result<ServerDef, String> {
                     .ok_or_else(|| format!("--header {h:?} must look like `Name: value`"))?;
                 headers.insert(k.trim().to_string(), v.trim().to_string());
             }
-            match args.transport.as_str() {
-                "sse" => TransportDef::Sse { url, headers },
-                _ => TransportDef::Http { url, headers },
+            match args.transport {
+                RemoteTransport::Sse => TransportDef::Sse { url, headers },
+                RemoteTransport::Http => TransportDef::Http { url, headers },
             }
         }
         (None, Some((command, rest))) => {
