@@ -1,7 +1,6 @@
 //! `patchbay-cli`: the engine from a terminal. `--json` prints one JSON object per line.
 //!
-//! Exit codes: 0 success, 1 the tool returned an error (or the call did not succeed),
-//! 2 usage or configuration error, 3 connection or auth failure (see `exit.rs`).
+//! The exit codes, and when each is used, are in `exit.rs`.
 //!
 //! Each command family keeps its clap arguments beside its handler (`servers`, `connect`,
 //! `catalog`, `call`, `roots`, `auth`, `vault`); they share only the leaves `exit`, `output`,
