@@ -1,5 +1,6 @@
-//! CLI commands for what a server offers besides tools: resources, resource templates,
-//! prompts, completions, its log level, and ping. Each prints MCP's own JSON with `--json`.
+//! What a server offers, each command connecting first: its tools, resources, resource
+//! templates, prompts, completions, its log level, its notifications, and ping. Each prints
+//! MCP's own JSON with `--json`.
 
 use std::path::PathBuf;
 
@@ -7,11 +8,14 @@ use clap::Subcommand;
 use patchbay_engine::{CompletionTarget, Event, Hub, HubError, Listing, LogLevel, Notice};
 use serde_json::{Value, json};
 
-use crate::commands::{CONNECTION, OK, USAGE, connect_quietly, tagged};
-use crate::output::Out;
+use crate::exit::{CONNECTION, OK, USAGE};
+use crate::hub::{connect_quietly, next_event};
+use crate::output::{Out, tagged, with_fields};
 
 #[derive(Subcommand)]
 pub enum CatalogCommand {
+    /// List a server's tools with their input schemas.
+    Tools { name: String },
     /// A server's resources (every page, or one page from --cursor).
     Resources {
         name: String,
@@ -81,7 +85,8 @@ pub enum CatalogCommand {
 impl CatalogCommand {
     fn server(&self) -> &str {
         match self {
-            CatalogCommand::Resources { name, .. }
+            CatalogCommand::Tools { name }
+            | CatalogCommand::Resources { name, .. }
             | CatalogCommand::Read { name, .. }
             | CatalogCommand::Prompts { name, .. }
             | CatalogCommand::Prompt { name, .. }
@@ -99,6 +104,7 @@ pub async fn run(hub: &Hub, out: Out, command: CatalogCommand) -> Result<u8, Hub
         return Ok(CONNECTION);
     }
     match command {
+        CatalogCommand::Tools { .. } => tools(hub, out, &name).await,
         CatalogCommand::Resources {
             templates, cursor, ..
         } => {
@@ -165,10 +171,26 @@ pub async fn run(hub: &Hub, out: Out, command: CatalogCommand) -> Result<u8, Hub
     }
 }
 
+async fn tools(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
+    for tool in hub.tools(name).await? {
+        let line = with_fields(json!({"event": "tool", "server": name}), &tool);
+        out.emit(line, || {
+            format!(
+                "{}\n    {}\n    input: {}",
+                tool.name,
+                tool.description
+                    .as_deref()
+                    .unwrap_or("")
+                    .replace('\n', "\n    "),
+                serde_json::to_string(&tool.input_schema).unwrap_or_default()
+            )
+        });
+    }
+    Ok(OK)
+}
+
 /// The journal so far (what arrived while connecting), then each notice as it arrives.
 async fn watch(hub: &Hub, out: Out, name: &str, seconds: Option<f64>) -> Result<u8, HubError> {
-    use Event;
-    use tokio::sync::broadcast::error::RecvError;
     let mut events = hub.subscribe();
     let print = |n: &Notice| {
         out.emit(tagged("notification", n), || {
@@ -192,21 +214,17 @@ async fn watch(hub: &Hub, out: Out, name: &str, seconds: Option<f64>) -> Result<
     let until = seconds
         .map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs_f64(s.max(0.0)));
     loop {
-        let next = async {
-            match until {
-                Some(at) => tokio::time::timeout_at(at, events.recv()).await.ok(),
-                None => Some(events.recv().await),
-            }
+        let next = next_event(&mut events, out, Some("events"));
+        let event = match until {
+            Some(at) => tokio::time::timeout_at(at, next).await.ok().flatten(),
+            None => next.await,
         };
-        match next.await {
-            None | Some(Err(RecvError::Closed)) => return Ok(OK),
-            Some(Err(RecvError::Lagged(n))) => out.error(&format!(
-                "{n} events were dropped because the terminal was too slow"
-            )),
-            Some(Ok(Event::Notice { server, notice })) if server == name && notice.seq > seen => {
+        match event {
+            None => return Ok(OK),
+            Some(Event::Notice { server, notice }) if server == name && notice.seq > seen => {
                 print(&notice)
             }
-            Some(Ok(_)) => {}
+            Some(_) => {}
         }
     }
 }

@@ -47,6 +47,21 @@ impl Out {
     }
 }
 
+/// `{"event": event, ...the fields of value}`: one JSON line for a thing the engine returns.
+pub fn tagged(event: &str, value: &impl serde::Serialize) -> Value {
+    with_fields(json!({ "event": event }), value)
+}
+
+/// `line` (a JSON object) with the fields of `value` added, when `value` is an object.
+pub fn with_fields(mut line: Value, value: &impl serde::Serialize) -> Value {
+    if let (Some(fields), Ok(Value::Object(more))) =
+        (line.as_object_mut(), serde_json::to_value(value))
+    {
+        fields.extend(more);
+    }
+    line
+}
+
 /// Whether `c` must not reach a terminal as it is: C0 controls but tab and newline, DEL, C1
 /// controls, the bidirectional marks, overrides and isolates that reorder what is shown, and
 /// the invisible characters that hide text (word joiner, invisible operators, the BOM).

@@ -7,7 +7,7 @@ use clap::Args;
 use patchbay_engine::{Hub, HubError, RootDef};
 use serde_json::json;
 
-use crate::commands::{OK, USAGE};
+use crate::exit::{OK, USAGE};
 use crate::output::Out;
 
 #[derive(Args)]
