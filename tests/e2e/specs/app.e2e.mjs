@@ -4,7 +4,7 @@
 // process and watch it recover, log in to an OAuth-protected server and log out. Screenshots of
 // the main views go to PATCHBAY_E2E_SCREENSHOTS (scripts/e2e --screenshots: docs/screenshots),
 // else to a scratch folder, so a test run leaves the tree as it found it.
-import { $, browser, expect } from '@wdio/globals';
+import { $, $$, browser, expect } from '@wdio/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -126,6 +126,30 @@ describe('Patchbay', () => {
     await expect($('section.result')).toHaveAttribute('data-outcome', 'ok');
     await expect($('.log')).toHaveText(expect.stringContaining('progress 6 of 6'));
     await shot('playground-result');
+  });
+
+  it('opens the last tool of the list with its form and Run in view, and the page does not scroll', async () => {
+    const tools = await $$('button[data-tool]');
+    expect(tools.length).toBeGreaterThan(10);
+    const last = tools[tools.length - 1];
+    await last.click(); // the list scrolls in its own pane to reach it
+    await expect($('#tool-title')).toHaveText(await last.$('strong').getText());
+    const view = await browser.execute(() => {
+      const seen = (el) => {
+        const r = el?.getBoundingClientRect();
+        return !!r && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;
+      };
+      const run = [...document.querySelectorAll('form button')].find((b) => b.textContent.trim() === 'Run');
+      return {
+        pageScrolled: document.scrollingElement.scrollTop + document.querySelector('main').scrollTop,
+        header: seen(document.querySelector('main header h1')),
+        tabs: seen(document.querySelector('[role=tablist]')),
+        title: seen(document.querySelector('#tool-title')),
+        run: seen(run),
+      };
+    });
+    expect(view).toEqual({ pageScrolled: 0, header: true, tabs: true, title: true, run: true });
+    await $('button[data-tool="trigger-long-running-operation"]').click();
   });
 
   it('cancels a running call', async () => {
