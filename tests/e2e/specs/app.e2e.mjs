@@ -132,8 +132,9 @@ describe('Patchbay', () => {
     const tools = await $$('button[data-tool]');
     expect(tools.length).toBeGreaterThan(10);
     const last = tools[tools.length - 1];
+    const name = await last.getAttribute('data-tool');
     await last.click(); // the list scrolls in its own pane to reach it
-    await expect($('#tool-title')).toHaveText(await last.$('strong').getText());
+    await expect($('button.tool[aria-current="true"]')).toHaveAttribute('data-tool', name);
     const view = await browser.execute(() => {
       const seen = (el) => {
         const r = el?.getBoundingClientRect();
@@ -161,6 +162,27 @@ describe('Patchbay', () => {
     await $('section.result').waitForExist({ timeout: 10000 });
     await expect($('section.result')).toHaveAttribute('data-outcome', 'cancelled');
     await expect($('.history')).toHaveText(expect.stringContaining('cancelled'));
+  });
+
+  it('runs a tool from the keyboard alone: / to search, arrows, Enter, Ctrl+Enter', async () => {
+    await $('main h1').click(); // somewhere that is not a field
+    await browser.keys('/');
+    await expect($('#tool-filter')).toBeFocused();
+    await browser.keys('echo');
+    await browser.keys('ArrowDown');
+    await expect($('button[data-tool="echo"]')).toBeFocused();
+    await browser.keys('Enter');
+    await expect($('#tool-title')).toHaveText(expect.stringContaining('Echo'));
+    await $('#arg-message').click();
+    await browser.keys('typed without a mouse');
+    await browser.keys(['Control', 'Enter']);
+    await $('section.result').waitForExist({ timeout: 10000 });
+    await expect($('section.result')).toHaveText(expect.stringContaining('typed without a mouse'));
+    // Empty the search again, as a person would.
+    await $('#tool-filter').click();
+    await browser.keys(['Control', 'a']);
+    await browser.keys('Backspace');
+    await expect($('button[data-tool="trigger-long-running-operation"]')).toBeDisplayed();
   });
 
   it('shows a server’s question as a dialog and sends the answer', async () => {

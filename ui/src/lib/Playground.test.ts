@@ -49,6 +49,43 @@ describe('the playground', () => {
     expect(screen.getByRole('button', { name: /echo/ })).toBeInTheDocument();
   });
 
+  it('lists each tool by the name you call, with its title, a count and a word when nothing matches', async () => {
+    await setup();
+    const row = await screen.findByRole('button', { name: /Trigger Long Running/ });
+    expect(row.querySelector('code')).toHaveTextContent('trigger-long-running-operation');
+    expect(row).toHaveTextContent('Trigger Long Running Operation Tool');
+    expect(screen.getByText('3 tools')).toBeInTheDocument();
+    const user = userEvent.setup();
+    await user.type(screen.getByRole('searchbox', { name: 'Search tools' }), 'ech');
+    expect(screen.getByText('1 of 3 tools')).toBeInTheDocument();
+    await user.type(screen.getByRole('searchbox', { name: 'Search tools' }), 'zzz');
+    expect(screen.getByText('No tool matches “echzzz”.')).toHaveAttribute('role', 'status');
+  });
+
+  it('works from the keyboard: / to search, arrows through one Tab stop, Ctrl+Enter runs, Escape cancels', async () => {
+    const { backend, finish } = await setup();
+    const user = userEvent.setup();
+    await screen.findByRole('button', { name: /Trigger Long Running/ });
+    await user.keyboard('/');
+    expect(screen.getByRole('searchbox', { name: 'Search tools' })).toHaveFocus();
+    await user.keyboard('{ArrowDown}');
+    expect(screen.getByRole('button', { name: /Trigger Long Running/ })).toHaveFocus();
+    await user.keyboard('{ArrowDown}');
+    const echo = screen.getByRole('button', { name: /^echo/ });
+    expect(echo).toHaveFocus();
+    // One Tab stop for the whole list.
+    expect(screen.getAllByRole('button').filter((b) => b.dataset.tool && b.tabIndex === 0)).toHaveLength(1);
+    await user.keyboard('{Enter}');
+    expect(screen.getByRole('heading', { name: 'echo' })).toBeInTheDocument();
+    await user.type(screen.getByLabelText(/message/), 'hi');
+    await user.keyboard('{Control>}{Enter}{/Control}');
+    await vi.waitFor(() => expect(backend.calls.find((c) => c.cmd === 'call_tool')?.args).toMatchObject({ tool: 'echo', arguments: { message: 'hi' } }));
+    await vi.waitFor(() => expect(screen.getByRole('button', { name: 'Cancel' })).toBeEnabled());
+    await user.keyboard('{Escape}');
+    await vi.waitFor(() => expect(backend.calls.find((c) => c.cmd === 'cancel_call')?.args).toEqual({ callId: 'call-1' }));
+    finish({ call_id: 'call-1', outcome: 'cancelled', result: null, error: null, cut: null, duration_ms: 1 });
+  });
+
   it('runs a tool from its form, streams progress, can cancel, and renders the result', async () => {
     const { backend, finish } = await setup();
     const user = userEvent.setup();
