@@ -11,5 +11,7 @@ export default defineConfig({
     environment: 'jsdom',
     setupFiles: ['./src/test-setup.ts'],
     include: ['src/**/*.test.ts'],
+    // The theme's contrast test reads app.css (Vitest leaves CSS empty unless asked).
+    css: { include: [/app\.css/] },
   },
 });

@@ -81,6 +81,14 @@ describe('the playground', () => {
     await user.keyboard('{Control>}{Enter}{/Control}');
     await vi.waitFor(() => expect(backend.calls.find((c) => c.cmd === 'call_tool')?.args).toMatchObject({ tool: 'echo', arguments: { message: 'hi' } }));
     await vi.waitFor(() => expect(screen.getByRole('button', { name: 'Cancel' })).toBeEnabled());
+    // While a dialog is open, Escape is the dialog's: the call runs on.
+    const dialog = document.createElement('div');
+    dialog.setAttribute('role', 'dialog');
+    dialog.setAttribute('aria-modal', 'true');
+    document.body.append(dialog);
+    await user.keyboard('{Escape}');
+    expect(backend.calls.some((c) => c.cmd === 'cancel_call')).toBe(false);
+    dialog.remove();
     await user.keyboard('{Escape}');
     await vi.waitFor(() => expect(backend.calls.find((c) => c.cmd === 'cancel_call')?.args).toEqual({ callId: 'call-1' }));
     finish({ call_id: 'call-1', outcome: 'cancelled', result: null, error: null, cut: null, duration_ms: 1 });
