@@ -53,6 +53,8 @@ fn main() {
                 .build(),
         )
         .plugin(tauri_plugin_dialog::init())
+        // Copies go through Rust (`copy_text`): the page reaches no plugin command itself.
+        .plugin(tauri_plugin_clipboard_manager::init())
         .setup(move |app| {
             // Opening the store is quick (SQLite, migrations); connecting is not, so the
             // window shows every server's state at once while they connect in the background.

@@ -86,6 +86,7 @@ describe('the window', () => {
 
     function exporting() {
       return app({ backend: 'keyring' }, {
+        copy_text: () => null,
         export_servers: (args): Export => ({ document: args.includeSecrets ? { mcpServers: { alpha: { command: 'node', args: ['server.js'], env: { TOKEN: 't0ken' } } } } : document, secrets_left_out: args.includeSecrets ? 0 : 1 }),
       });
     }
@@ -100,7 +101,8 @@ describe('the window', () => {
       expect(within(dialog).getByRole('radio', { name: /Leave them out/ })).toHaveFocus();
       await user.click(within(dialog).getByRole('button', { name: 'Copy without values' }));
       expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: false }]);
-      expect(JSON.parse(await navigator.clipboard.readText())).toEqual(document);
+      const copied = () => backend.calls.filter((c) => c.cmd === 'copy_text').map((c) => c.args.text as string);
+      expect(copied().map((t) => JSON.parse(t))).toEqual([document]);
       expect(await screen.findByText(/1 env and header value was left out/)).toHaveAttribute('role', 'status');
       expect(screen.queryByRole('dialog')).toBeNull();
       expect(screen.getByRole('button', { name: 'Export…' })).toHaveFocus();
@@ -116,7 +118,9 @@ describe('the window', () => {
       expect(within(dialog).getByRole('alert')).toHaveTextContent('The clipboard will hold your secrets');
       await user.click(within(dialog).getByRole('button', { name: 'Copy with values' }));
       expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: true }]);
-      expect(await navigator.clipboard.readText()).toContain('t0ken');
+      const copied = backend.calls.filter((c) => c.cmd === 'copy_text').map((c) => c.args.text as string);
+      expect(copied).toHaveLength(1);
+      expect(copied[0]).toContain('t0ken');
     });
 
     it('copies nothing when cancelled', async () => {
@@ -126,6 +130,7 @@ describe('the window', () => {
       await user.click(screen.getByRole('button', { name: 'Cancel' }));
       expect(screen.queryByRole('dialog')).toBeNull();
       expect(backend.calls.some((c) => c.cmd === 'export_servers')).toBe(false);
+      expect(backend.calls.some((c) => c.cmd === 'copy_text')).toBe(false);
     });
   });
 });

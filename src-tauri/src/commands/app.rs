@@ -1,10 +1,12 @@
-//! The window itself: the event subscription, the launch report, the first paint.
+//! The window itself: the event subscription, the launch report, the first paint, the clipboard.
 
 use patchbay_engine::{Doctor, EventBatch, Hub};
+use tauri::AppHandle;
 use tauri::State;
 use tauri::ipc::Channel;
+use tauri_plugin_clipboard_manager::ClipboardExt;
 
-use super::Result;
+use super::{CommandError, Result};
 use crate::bridge::Subscription;
 
 #[tauri::command]
@@ -27,6 +29,16 @@ pub async fn doctor(hub: State<'_, Hub>) -> Result<Doctor> {
 #[tauri::command]
 pub async fn reopen_vault(hub: State<'_, Hub>) -> Result<Doctor> {
     Ok(hub.doctor(true).await)
+}
+
+/// Puts `text` on the system clipboard (the person clicked Copy). Through Rust rather than the
+/// page's `navigator.clipboard`, which WebKitGTK refuses in many setups with a raw message.
+#[tauri::command]
+pub fn copy_text(app: AppHandle, text: String) -> Result<()> {
+    app.clipboard().write_text(text).map_err(|e| CommandError {
+        message: format!("could not copy to the clipboard: {e}"),
+        field: None,
+    })
 }
 
 /// When the process started (for the startup figure), and who waits for the first paint.

@@ -178,6 +178,12 @@ describe('Patchbay', () => {
     await browser.keys(['Control', 'Enter']);
     await $('section.result').waitForExist({ timeout: 10000 });
     await expect($('section.result')).toHaveText(expect.stringContaining('typed without a mouse'));
+    // Copy goes through Rust's clipboard plugin, not the page's.
+    await $('button[aria-label="Copy content[0]"]').click();
+    await browser.waitUntil(async () => (await $('section.result [role=status]:not(:empty)').isExisting()), { timeout: 5000 });
+    await expect($$('section.result [role=status]')).toBeElementsArrayOfSize({ gte: 1 });
+    const said = await browser.execute(() => [...document.querySelectorAll('section.result [role=status]')].map((e) => e.textContent).join(' '));
+    expect(said).toContain('Copied content[0].');
     // Empty the search again, as a person would.
     await $('#tool-filter').click();
     await browser.keys(['Control', 'a']);

@@ -169,6 +169,49 @@ describe('the playground', () => {
     expect(result).toHaveTextContent('structuredContent');
   });
 
+  it('shows a result rendered or as JSON, labels each block with its annotations, and copies any block', async () => {
+    const { backend, finish } = await setup({ copy_text: () => null });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /echo/ }));
+    await user.type(screen.getByLabelText(/message/), 'hi');
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    const answer = {
+      content: [{ type: 'text', text: 'Echo: hi', annotations: { audience: ['user'], priority: 0.7 } }],
+      structuredContent: { echoed: 'hi' },
+    };
+    finish({ call_id: 'call-1', server: 'ev', tool: 'echo', outcome: 'ok', duration_ms: 3, duration_us: 3000, result: answer });
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('content[0] · text');
+    expect(result).toHaveTextContent('for user');
+    expect(result).toHaveTextContent('priority 0.7');
+    expect(result).toHaveTextContent('structuredContent');
+
+    await user.click(screen.getByRole('button', { name: 'Copy content[0]' }));
+    await user.click(screen.getByRole('button', { name: 'Copy structuredContent' }));
+    const copied = () => backend.calls.filter((c) => c.cmd === 'copy_text').map((c) => c.args.text);
+    expect(copied()).toEqual(['Echo: hi', JSON.stringify({ echoed: 'hi' }, null, 2)]);
+    expect(await screen.findByText('Copied structuredContent.')).toHaveAttribute('role', 'status');
+
+    await user.click(screen.getByRole('button', { name: 'JSON' }));
+    expect(screen.getByRole('button', { name: 'JSON' })).toHaveAttribute('aria-pressed', 'true');
+    expect(JSON.parse(result.querySelector('pre.json')!.textContent!)).toEqual(answer);
+    await user.click(screen.getByRole('button', { name: 'Copy' }));
+    expect(JSON.parse(copied()[2] as string)).toEqual(answer);
+  });
+
+  it('tells a tool that answered with isError apart from a call that failed', async () => {
+    const { finish } = await setup();
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /echo/ }));
+    await user.type(screen.getByLabelText(/message/), 'hi');
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    finish({ call_id: 'call-1', server: 'ev', tool: 'echo', outcome: 'failed', duration_ms: 3, duration_us: 3000, result: null, error: 'the connection closed' });
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('Failed');
+    expect(result).toHaveTextContent('the connection closed');
+    expect(result).not.toHaveTextContent('isError');
+  });
+
   it('says how much of a huge result it shows, leaves a too-large image out, and saves the whole', async () => {
     let answer: string | null = '/home/me/echo-result.json';
     const { backend, finish } = await setup({ save_call_result: () => answer });

@@ -41,6 +41,12 @@ export const commands = {
   reopenVault: (): Promise<Doctor> =>
     invoke<Doctor>('reopen_vault'),
   /**
+   * Puts `text` on the system clipboard (the person clicked Copy). Through Rust rather than the
+   * page's `navigator.clipboard`, which WebKitGTK refuses in many setups with a raw message.
+   */
+  copyText: (text: string): Promise<void> =>
+    invoke<void>('copy_text', { text }),
+  /**
    * The window reports its first painted server list: logged (target `patchbay::startup`) with
    * the time since the process started, which BENCHMARKS.md's startup figure reads; and the
    * servers start connecting. A reload reports again; only the first report counts.
