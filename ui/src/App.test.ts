@@ -73,6 +73,22 @@ describe('the window', () => {
     expect(backend.calls.filter((c) => c.cmd === 'reopen_vault')).toHaveLength(2);
   });
 
+  it('folds the server list away and back, and remembers it', async () => {
+    localStorage.removeItem('patchbay.sidebar');
+    app({ backend: 'keyring' });
+    const user = userEvent.setup();
+    const fold = await screen.findByRole('button', { name: /Hide servers/ });
+    expect(fold).toHaveAttribute('aria-expanded', 'true');
+    expect(screen.getByRole('navigation', { name: 'Servers' })).toBeVisible();
+    await user.click(fold);
+    expect(screen.queryByRole('navigation', { name: 'Servers' })).toBeNull();
+    expect(screen.getByRole('button', { name: /Servers/ })).toHaveAttribute('aria-expanded', 'false');
+    expect(localStorage.getItem('patchbay.sidebar')).toBe('hidden');
+    await user.click(screen.getByRole('button', { name: /Servers/ }));
+    expect(screen.getByRole('navigation', { name: 'Servers' })).toBeVisible();
+    expect(localStorage.getItem('patchbay.sidebar')).toBe('shown');
+  });
+
   it('shows the reason a locked vault gives, which says what to do', async () => {
     app({ backend: 'locked', reason: 'the keyring is locked: unlock it and restart Patchbay' });
     // Every saved secret is meant now, not only logins; the reason is shown as the engine says it.

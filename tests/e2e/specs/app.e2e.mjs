@@ -191,6 +191,41 @@ describe('Patchbay', () => {
     await expect($('button[data-tool="trigger-long-running-operation"]')).toBeDisplayed();
   });
 
+  it('fits the window’s minimum size (640 px): nothing spills sideways, and the server list folds away', async () => {
+    const before = await browser.getWindowSize();
+    await browser.setWindowSize(640, 480);
+    await browser.waitUntil(async () => (await browser.execute(() => window.innerWidth)) <= 660, { timeout: 5000 });
+    // The list pane is short now: scroll it to the tool, as a person would with the wheel.
+    // (WebKitWebDriver cannot scroll a nested pane itself, so the page does.)
+    await browser.execute((el) => el.scrollIntoView({ block: 'center' }), await $('button[data-tool="echo"]'));
+    await $('button[data-tool="echo"]').click();
+    const measure = () =>
+      browser.execute(() => {
+        const main = document.querySelector('main');
+        const seen = (el) => {
+          const r = el?.getBoundingClientRect();
+          return !!r && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+        };
+        const run = [...document.querySelectorAll('form button')].find((b) => b.textContent.trim() === 'Run');
+        return {
+          spills: document.documentElement.scrollWidth > window.innerWidth || main.scrollWidth > main.clientWidth,
+          title: seen(document.querySelector('#tool-title')),
+          run: seen(run),
+          mainWidth: main.clientWidth,
+        };
+      });
+    const narrow = await measure();
+    expect(narrow).toMatchObject({ spills: false, title: true, run: true });
+    await $('button*=Hide servers').click();
+    await expect($('#sidebar')).not.toBeDisplayed();
+    const folded = await measure();
+    expect(folded).toMatchObject({ spills: false, title: true, run: true });
+    expect(folded.mainWidth).toBeGreaterThan(narrow.mainWidth + 150);
+    await $('button*=Servers').click();
+    await expect($('#sidebar')).toBeDisplayed();
+    await browser.setWindowSize(before.width, before.height);
+  });
+
   it('shows a server’s question as a dialog and sends the answer', async () => {
     await $('button[data-tool="trigger-elicitation-request"]').click();
     await $('button=Run').click();
