@@ -68,3 +68,14 @@ describe('a choice field', () => {
     expect(screen.getByRole('group', { name: /Colours/ })).toHaveAccessibleDescription('choose at least 2');
   });
 });
+
+describe('a required choice without a default', () => {
+  it('shows “Choose…” until the person chooses, instead of looking chosen', () => {
+    const [field] = formFor({ type: 'object', properties: { size: { type: 'string', enum: ['s', 'l'] } }, required: ['size'] })!;
+    const values = initialValues([field]);
+    render(FieldInput, { field, values, errors: {}, path: 'size' });
+    const select = screen.getByLabelText(/size/) as HTMLSelectElement;
+    expect(select.selectedOptions[0]).toHaveTextContent('Choose…');
+    expect(select.selectedOptions[0]).toBeDisabled();
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildArgs, extraArgs, formFor, initialValues, parseRaw, valuesFor } from './schema';
+import { buildArgs, extraArgs, formFor, initialValues, limits, parseRaw, valuesFor } from './schema';
 
 const schema = {
   type: 'object',
@@ -182,6 +182,30 @@ describe('parseRaw', () => {
   it('says where the JSON is wrong', () => {
     const parsed = parseRaw('{\n  "a": 1,\n  "b": }');
     expect('error' in parsed && parsed.error).toMatch(/line 3,? column 8/);
+  });
+});
+
+describe('what a field accepts', () => {
+  const fields = formFor({
+    type: 'object',
+    properties: {
+      code: { type: 'string', minLength: 2, maxLength: 4, pattern: '^[a-z]+$' },
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+      inner: { type: 'object', properties: { depth: { type: 'number', minimum: 0 } } },
+    },
+  })!;
+
+  it('is said in words, and checked before anything is sent', () => {
+    expect(fields.map(limits)).toEqual(['2 to 4 characters, matching ^[a-z]+$', 'a whole number from 1 to 65535', null]);
+    expect(buildArgs(fields, { code: 'a', port: '0', inner: { depth: '' } }).errors).toEqual({ code: 'at least 2 characters', port: 'must be at least 1' });
+    expect(buildArgs(fields, { code: 'abcde', port: '80', inner: { depth: '' } }).errors).toEqual({ code: 'at most 4 characters' });
+    expect(buildArgs(fields, { code: 'AB', port: '80', inner: { depth: '' } }).errors).toEqual({ code: 'must match ^[a-z]+$' });
+    expect(buildArgs(fields, { code: 'ab', port: '80', inner: { depth: '-1' } }).errors).toEqual({ 'inner.depth': 'must be at least 0' });
+  });
+
+  it('labels a nested field by its own name (its fieldset says whose it is)', () => {
+    const inner = fields[2];
+    expect(inner.kind === 'object' && inner.fields[0].label).toBe('depth');
   });
 });
 

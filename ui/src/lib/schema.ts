@@ -8,7 +8,7 @@ import { parseTree, type ParseError } from 'jsonc-parser';
 // become a select or a group of checkboxes.
 
 export type Field =
-  | { kind: 'string'; name: string; label: string; required: boolean; description?: string; default?: string; format?: string }
+  | { kind: 'string'; name: string; label: string; required: boolean; description?: string; default?: string; format?: string; minLength?: number; maxLength?: number; pattern?: string }
   | { kind: 'number' | 'integer'; name: string; label: string; required: boolean; description?: string; default?: number; minimum?: number; maximum?: number }
   | { kind: 'boolean'; name: string; label: string; required: boolean; description?: string; default?: boolean }
   | { kind: 'enum'; name: string; label: string; required: boolean; description?: string; default?: string; options: Option[] }
@@ -38,7 +38,8 @@ function objectFields(schema: Schema, prefix: string): Field[] | null {
   const required = new Set((schema.required as string[] | undefined) ?? []);
   const out: Field[] = [];
   for (const [name, prop] of Object.entries(props)) {
-    const field = fieldFor(prop, name, prefix ? `${prefix}.${name}` : name, required.has(name));
+    // A nested field's label is its own name: the fieldset's legend around it says whose it is.
+    const field = fieldFor(prop, name, name, required.has(name));
     if (!field) return null;
     out.push(field);
   }
@@ -107,7 +108,15 @@ function fieldFor(schema: Schema, name: string, label: string, required: boolean
   }
   switch (type[0]) {
     case 'string':
-      return { kind: 'string', ...common, default: schema.default as string | undefined, format: schema.format as string | undefined };
+      return {
+        kind: 'string',
+        ...common,
+        default: schema.default as string | undefined,
+        format: schema.format as string | undefined,
+        minLength: typeof schema.minLength === 'number' ? schema.minLength : undefined,
+        maxLength: typeof schema.maxLength === 'number' ? schema.maxLength : undefined,
+        pattern: typeof schema.pattern === 'string' ? schema.pattern : undefined,
+      };
     case 'number':
     case 'integer':
       return {
@@ -264,6 +273,13 @@ function scalar(f: Field, text: string): { value: unknown } | { error: string } 
     }
     case 'enum':
       return f.options.some((o) => o.value === text) ? { value: text } : { error: `choose one of ${labels(f.options)}` };
+    case 'string': {
+      const length = [...text].length;
+      if (f.minLength !== undefined && length < f.minLength) return { error: `at least ${f.minLength} characters` };
+      if (f.maxLength !== undefined && length > f.maxLength) return { error: `at most ${f.maxLength} characters` };
+      if (f.pattern !== undefined && !matches(f.pattern, text)) return { error: `must match ${f.pattern}` };
+      return { value: text };
+    }
     case 'boolean':
       return { value: text === 'true' };
     default:
@@ -301,6 +317,39 @@ function text(v: unknown): string {
 export function extraArgs(fields: Field[], args: Record<string, unknown>): Record<string, unknown> {
   const shown = new Set(fields.map((f) => f.name));
   return Object.fromEntries(Object.entries(args).filter(([k]) => !shown.has(k)));
+}
+
+/** A schema `pattern` (ECMA 262, as JSON Schema says) tested on `text`; a pattern that is not
+ * a valid expression checks nothing (the server will say). */
+function matches(pattern: string, text: string): boolean {
+  try {
+    return new RegExp(pattern, 'u').test(text);
+  } catch {
+    return true;
+  }
+}
+
+/** What a field accepts, in words (shown under its label): range, length, pattern. */
+export function limits(f: Field): string | null {
+  const parts: string[] = [];
+  if (f.kind === 'number' || f.kind === 'integer') {
+    const whole = f.kind === 'integer' ? 'a whole number' : 'a number';
+    if (f.minimum !== undefined && f.maximum !== undefined) parts.push(`${whole} from ${f.minimum} to ${f.maximum}`);
+    else if (f.minimum !== undefined) parts.push(`${whole}, at least ${f.minimum}`);
+    else if (f.maximum !== undefined) parts.push(`${whole}, at most ${f.maximum}`);
+    else if (f.kind === 'integer') parts.push(whole);
+  } else if (f.kind === 'string') {
+    if (f.minLength !== undefined && f.maxLength !== undefined) parts.push(`${f.minLength} to ${f.maxLength} characters`);
+    else if (f.minLength !== undefined) parts.push(`at least ${f.minLength} characters`);
+    else if (f.maxLength !== undefined) parts.push(`at most ${f.maxLength} characters`);
+    if (f.pattern !== undefined) parts.push(`matching ${f.pattern}`);
+    if (f.format !== undefined) parts.push(`format: ${f.format}`);
+  } else if (f.kind === 'multi') {
+    if (f.minItems !== undefined && f.maxItems !== undefined) parts.push(`choose ${f.minItems} to ${f.maxItems}`);
+    else if (f.minItems !== undefined) parts.push(`choose at least ${f.minItems}`);
+    else if (f.maxItems !== undefined) parts.push(`choose at most ${f.maxItems}`);
+  }
+  return parts.length > 0 ? parts.join(', ') : null;
 }
 
 /** A JSON editor's text as arguments, or what is wrong with it (and where, when known). */
