@@ -245,10 +245,14 @@ impl Crate {
             for (to, line) in references(&tokens(&code_only(&src)), path, &modules) {
                 let to = to.unwrap_or_else(|| self.root.clone());
                 if to != from {
-                    graph.entry(from.clone()).or_default().entry(to).or_insert(Use {
-                        file: file.clone(),
-                        line,
-                    });
+                    graph
+                        .entry(from.clone())
+                        .or_default()
+                        .entry(to)
+                        .or_insert(Use {
+                            file: file.clone(),
+                            line,
+                        });
                 }
             }
         }
@@ -558,38 +562,38 @@ fn the_cli_and_the_shell_use_only_the_engine_s_facade() {
                 {
                     continue;
                 }
-                let named: Vec<(String, bool)> =
-                    if toks.get(i + 2).map(|t| &t.0) == Some(&Token::Punct('{')) {
-                        // `patchbay_engine::{a::B, C}`: does each element go deeper?
-                        let mut out = Vec::new();
-                        let mut depth = 0;
-                        let mut last: Option<String> = None;
-                        for (j, (t, _)) in toks.iter().enumerate().skip(i + 2) {
-                            match t {
-                                Token::Punct('{') => depth += 1,
-                                Token::Punct('}') => {
-                                    depth -= 1;
-                                    if depth == 0 {
-                                        break;
-                                    }
+                let named: Vec<(String, bool)> = if toks.get(i + 2).map(|t| &t.0)
+                    == Some(&Token::Punct('{'))
+                {
+                    // `patchbay_engine::{a::B, C}`: does each element go deeper?
+                    let mut out = Vec::new();
+                    let mut depth = 0;
+                    let mut last: Option<String> = None;
+                    for (j, (t, _)) in toks.iter().enumerate().skip(i + 2) {
+                        match t {
+                            Token::Punct('{') => depth += 1,
+                            Token::Punct('}') => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
                                 }
-                                Token::Ident(w) if depth == 1 && last.is_none() => {
-                                    last = Some(w.clone());
-                                    let deeper =
-                                        toks.get(j + 1).map(|t| &t.0) == Some(&Token::Path);
-                                    out.push((w.clone(), deeper));
-                                }
-                                Token::Punct(',') if depth == 1 => last = None,
-                                _ => {}
                             }
+                            Token::Ident(w) if depth == 1 && last.is_none() => {
+                                last = Some(w.clone());
+                                let deeper = toks.get(j + 1).map(|t| &t.0) == Some(&Token::Path);
+                                out.push((w.clone(), deeper));
+                            }
+                            Token::Punct(',') if depth == 1 => last = None,
+                            _ => {}
                         }
-                        out
-                    } else if let Some((Token::Ident(w), _)) = toks.get(i + 2) {
-                        let deeper = toks.get(i + 3).map(|t| &t.0) == Some(&Token::Path);
-                        vec![(w.clone(), deeper)]
-                    } else {
-                        Vec::new()
-                    };
+                    }
+                    out
+                } else if let Some((Token::Ident(w), _)) = toks.get(i + 2) {
+                    let deeper = toks.get(i + 3).map(|t| &t.0) == Some(&Token::Path);
+                    vec![(w.clone(), deeper)]
+                } else {
+                    Vec::new()
+                };
                 for (name, deeper) in named {
                     let module = modules.contains(&name) && (deeper || !exported.contains(&name));
                     if module || !(exported.contains(&name) || modules.contains(&name)) {
@@ -688,10 +692,19 @@ fn the_checker_finds_a_cycle_and_says_where() {
         line,
     };
     let mut graph: BTreeMap<String, BTreeMap<String, Use>> = BTreeMap::new();
-    graph.entry("hub".into()).or_default().insert("calls".into(), at(1));
-    graph.entry("calls".into()).or_default().insert("session".into(), at(2));
+    graph
+        .entry("hub".into())
+        .or_default()
+        .insert("calls".into(), at(1));
+    graph
+        .entry("calls".into())
+        .or_default()
+        .insert("session".into(), at(2));
     assert!(cycles(&graph).is_empty());
-    graph.entry("session".into()).or_default().insert("calls".into(), at(3));
+    graph
+        .entry("session".into())
+        .or_default()
+        .insert("calls".into(), at(3));
     let found = cycles(&graph);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
@@ -699,5 +712,9 @@ fn the_checker_finds_a_cycle_and_says_where() {
         "{}",
         found[0]
     );
-    assert!(found[0].contains("session uses calls at x.rs:3"), "{}", found[0]);
+    assert!(
+        found[0].contains("session uses calls at x.rs:3"),
+        "{}",
+        found[0]
+    );
 }

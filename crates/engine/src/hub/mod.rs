@@ -22,10 +22,11 @@ use crate::auth::{
     RefreshCoordinator,
 };
 use crate::calls::{CallContext, CallReport, CallRequest, RunningCalls, new_call_id, run_call};
-use crate::catalog::{self, CatalogError, CompletionTarget, Listing, LogLevel, Page};
+use crate::catalog::{self, CatalogError, CompletionTarget, Listing, Page};
 use crate::config::{self, ConfigError, ServerDef};
 use crate::definitions::{self, SecretsError};
 use crate::events::{Event, EventBus, ServerState};
+use crate::server_controls::{self, LogLevel};
 use crate::session::{Session, SessionTimings, Unavailable};
 use crate::store::{CallRecord, LoginState, Store, StoreError};
 use crate::vault::KeyBackend;
@@ -416,7 +417,7 @@ impl Hub {
 
     /// The notifications the server sent this session (all but progress), oldest first.
     pub fn notifications(&self, name: &str) -> Result<Vec<crate::notices::Notice>, HubError> {
-        Ok(self.session(name)?.calls().notices.all())
+        Ok(self.session(name)?.inbox().notices.all())
     }
 
     /// State, negotiated capabilities and the server's own log, for the details panel.
@@ -579,7 +580,7 @@ impl Hub {
     /// `logging/setLevel`.
     pub async fn set_log_level(&self, name: &str, level: LogLevel) -> Result<(), HubError> {
         self.on_peer(name, "setting the log level", |peer| async move {
-            catalog::set_level(&peer, level).await
+            server_controls::set_level(&peer, level).await
         })
         .await
     }
@@ -621,18 +622,16 @@ impl Hub {
         &self,
         server: &str,
         id: &str,
-        answer: crate::elicitation::SamplingAnswer,
+        answer: crate::sampling::SamplingAnswer,
     ) -> Result<bool, HubError> {
         Ok(self.session(server)?.samplings().answer(id, answer))
     }
 
     /// `ping`: the round trip.
     pub async fn ping(&self, name: &str) -> Result<Duration, HubError> {
-        self.on_peer(
-            name,
-            "ping",
-            |peer| async move { catalog::ping(&peer).await },
-        )
+        self.on_peer(name, "ping", |peer| async move {
+            server_controls::ping(&peer).await
+        })
         .await
     }
 

@@ -12,11 +12,10 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, Transport};
 use tokio_util::sync::CancellationToken;
 
-use super::Live;
 use super::client::{NotificationTap, Observed, PatchbayClient};
 use super::process::{ServerLog, ServerProcess, StdioSpec};
+use super::{Inbox, Live};
 use crate::auth::AuthContext;
-use crate::calls::CallRegistry;
 use crate::config::{ServerDef, TransportDef};
 use crate::definitions::NotStarted;
 use crate::events::EventBus;
@@ -112,7 +111,7 @@ pub(super) async fn connect(
     def: &ServerDef,
     bus: &EventBus,
     log: &ServerLog,
-    calls: &Arc<CallRegistry>,
+    inbox: &Arc<Inbox>,
     auth: &AuthContext,
     roots: &Roots,
     timeout: Duration,
@@ -129,15 +128,15 @@ pub(super) async fn connect(
     // One HTTP client for the whole hub (connection pool, redirect policy).
     let http = auth.http();
     let tap: NotificationTap = {
-        let (server, bus, calls) = (def.name.clone(), bus.clone(), calls.clone());
-        Arc::new(move |n| calls.observe(&server, &bus, n))
+        let (server, bus, inbox) = (def.name.clone(), bus.clone(), inbox.clone());
+        Arc::new(move |n| inbox.observe(&server, &bus, n))
     };
     let name = def.name.clone();
     let client = PatchbayClient::new(
         name.clone(),
         bus.clone(),
-        calls.elicitations.clone(),
-        calls.samplings.clone(),
+        inbox.elicitations.clone(),
+        inbox.samplings.clone(),
         roots.clone(),
     );
     match &def.transport {

@@ -9,6 +9,7 @@
 mod backoff;
 mod client;
 mod connect;
+mod inbox;
 pub(crate) mod process;
 
 use std::collections::VecDeque;
@@ -23,9 +24,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub use inbox::Inbox;
 pub use process::ServerLog;
 
-use crate::calls::CallRegistry;
 use crate::clock::now_ms;
 use crate::config::ServerDef;
 use crate::events::{Event, EventBus, ServerState};
@@ -100,7 +101,7 @@ pub struct Session {
     name: String,
     commands: mpsc::UnboundedSender<Command>,
     snapshot: watch::Receiver<Snapshot>,
-    calls: Arc<CallRegistry>,
+    inbox: Arc<Inbox>,
     log: ServerLog,
     /// Whether a login for this server is running: requests that find the server waiting for
     /// a login wait for that login (and the reconnect after it) instead of failing.
@@ -111,12 +112,12 @@ pub struct Session {
 impl Session {
     /// The server's questions to the person that wait for an answer.
     pub fn elicitations(&self) -> &crate::elicitation::Elicitations {
-        &self.calls.elicitations
+        &self.inbox.elicitations
     }
 
     /// The server's sampling requests that wait for the person's reply.
-    pub fn samplings(&self) -> &crate::elicitation::Samplings {
-        &self.calls.samplings
+    pub fn samplings(&self) -> &crate::sampling::Samplings {
+        &self.inbox.samplings
     }
 
     pub fn spawn(
@@ -134,14 +135,14 @@ impl Session {
             attempts_done: 0,
             auth_challenge: None,
         });
-        let calls = Arc::new(CallRegistry::default());
+        let inbox = Arc::new(Inbox::default());
         let log = ServerLog::default();
         let roots = Roots::new(def.roots.clone());
         let actor = Actor {
             def: def.clone(),
             bus,
             log: log.clone(),
-            calls: calls.clone(),
+            inbox: inbox.clone(),
             snapshot: snap_tx,
             commands: rx,
             timings,
@@ -158,7 +159,7 @@ impl Session {
             name: def.name,
             commands,
             snapshot,
-            calls,
+            inbox,
             log,
             login_running: watch::channel(false).0,
             roots,
@@ -190,8 +191,8 @@ impl Session {
         &self.log
     }
 
-    pub(crate) fn calls(&self) -> &CallRegistry {
-        &self.calls
+    pub(crate) fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 
     pub fn connect(&self) {
@@ -372,7 +373,7 @@ struct Actor {
     def: ServerDef,
     bus: EventBus,
     log: ServerLog,
-    calls: Arc<CallRegistry>,
+    inbox: Arc<Inbox>,
     snapshot: watch::Sender<Snapshot>,
     commands: mpsc::UnboundedReceiver<Command>,
     timings: SessionTimings,
@@ -564,7 +565,7 @@ impl Actor {
                 &self.def,
                 &self.bus,
                 &self.log,
-                &self.calls,
+                &self.inbox,
                 &self.auth,
                 &self.roots,
                 self.timings.connect_timeout,
