@@ -12,9 +12,10 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, Transport};
 use tokio_util::sync::CancellationToken;
 
+use super::Inbox;
+use super::actor::Live;
 use super::client::{NotificationTap, Observed, PatchbayClient};
 use super::process::{ServerLog, ServerProcess, StdioSpec};
-use super::{Inbox, Live};
 use crate::auth::AuthContext;
 use crate::config::{ServerDef, TransportDef};
 use crate::definitions::NotStarted;
