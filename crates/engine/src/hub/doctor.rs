@@ -18,13 +18,15 @@ pub struct Doctor {
     #[serde(flatten)]
     pub key_backend: KeyBackend,
     /// Every configured server: how it is reached and, for remote ones, its saved login.
-    pub peers: Vec<DoctorPeer>,
+    pub peers: Vec<DoctorServer>,
 }
 
 /// One configured server as `doctor` sees it. Never holds a token.
+// The window knows it as `DoctorPeer`, in the report's `peers`; in the engine "peer" is rmcp's
+// handle to a connected server only.
 #[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct DoctorPeer {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "DoctorPeer"))]
+pub struct DoctorServer {
     pub name: String,
     pub transport: &'static str,
     /// The command line or URL.
@@ -56,14 +58,14 @@ impl Hub {
         };
         let refresher = self.coordinator().await;
         let defs = self.inner.store.list_servers().await.unwrap_or_default();
-        let mut peers = Vec::with_capacity(defs.len());
+        let mut servers = Vec::with_capacity(defs.len());
         for def in defs {
             let auth = if def.remote_url().is_some() && open_vault {
                 auth::status(refresher.credentials(), &def.name).await.ok()
             } else {
                 None
             };
-            peers.push(DoctorPeer {
+            servers.push(DoctorServer {
                 transport: def.transport.kind(),
                 target: def.transport_target(),
                 name: def.name,
@@ -75,7 +77,7 @@ impl Hub {
             data_dir: self.inner.data_dir.clone(),
             database: self.inner.data_dir.join("patchbay.db"),
             key_backend,
-            peers,
+            peers: servers,
         }
     }
 
