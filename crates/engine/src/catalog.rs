@@ -1,15 +1,12 @@
-//! What a server offers besides tools: resources (and their templates), prompts, argument
-//! completions, its log level, and a ping. Requests go through rmcp's typed methods; what comes
+//! What a server offers besides tools: resources (and their templates), prompts and argument
+//! completions. (Its log level and a ping are `server_controls.rs`.) Requests go through rmcp's typed methods; what comes
 //! back is MCP's own JSON (`Resource`, `ReadResourceResult`, `GetPromptResult`...), which the
 //! CLI prints and the UI renders as the specification defines it. Parameters are built from
 //! JSON too, because rmcp's parameter types are non-exhaustive.
 
-use std::time::{Duration, Instant};
-
 use rmcp::model::{
-    ClientRequest, CompleteRequestParams, GetPromptRequestParams, PaginatedRequestParams,
-    PingRequest, ReadResourceRequestParams, ServerResult, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    CompleteRequestParams, GetPromptRequestParams, PaginatedRequestParams,
+    ReadResourceRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use serde::{Deserialize, Serialize};
@@ -37,52 +34,6 @@ pub enum Listing {
     Prompts,
 }
 
-/// The levels of `logging/setLevel`, as MCP names them (RFC 5424's, least severe first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
-    Critical,
-    Alert,
-    Emergency,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Notice => "notice",
-            LogLevel::Warning => "warning",
-            LogLevel::Error => "error",
-            LogLevel::Critical => "critical",
-            LogLevel::Alert => "alert",
-            LogLevel::Emergency => "emergency",
-        }
-    }
-}
-
-impl std::fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for LogLevel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        serde_json::from_value(Value::String(s.into())).map_err(|_| {
-            format!("{s:?} is not a log level; use one of debug, info, notice, warning, error, critical, alert, emergency")
-        })
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("{0}")]
@@ -91,7 +42,8 @@ pub enum CatalogError {
     Invalid(String),
 }
 
-fn params<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, CatalogError> {
+/// A request's parameters, built from JSON (rmcp's parameter types are non-exhaustive).
+pub(crate) fn params<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, CatalogError> {
     serde_json::from_value(value).map_err(|e| CatalogError::Invalid(e.to_string()))
 }
 
@@ -171,14 +123,6 @@ pub async fn complete(
     Ok(peer.complete(p).await?.completion.values)
 }
 
-/// `logging/setLevel`. (Deprecated in rmcp for the 2026 protocol; servers of today use it.)
-#[allow(deprecated)]
-pub async fn set_level(peer: &Peer<RoleClient>, level: LogLevel) -> Result<(), CatalogError> {
-    let p: rmcp::model::SetLevelRequestParams = params(json!({ "level": level }))?;
-    peer.set_level(p).await?;
-    Ok(())
-}
-
 /// `resources/subscribe` / `unsubscribe`; updates arrive as `resource_updated` events.
 #[allow(deprecated)]
 pub async fn subscribe(peer: &Peer<RoleClient>, uri: &str, on: bool) -> Result<(), CatalogError> {
@@ -190,16 +134,4 @@ pub async fn subscribe(peer: &Peer<RoleClient>, uri: &str, on: bool) -> Result<(
         peer.unsubscribe(p).await?;
     }
     Ok(())
-}
-
-/// `ping`, timed from sending to the answer.
-pub async fn ping(peer: &Peer<RoleClient>) -> Result<Duration, CatalogError> {
-    let started = Instant::now();
-    match peer
-        .send_request(ClientRequest::PingRequest(PingRequest::default()))
-        .await?
-    {
-        ServerResult::EmptyResult(_) => Ok(started.elapsed()),
-        _ => Err(CatalogError::Service(ServiceError::UnexpectedResponse)),
-    }
 }

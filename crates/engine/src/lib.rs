@@ -10,11 +10,13 @@ pub mod events;
 mod files;
 mod hub;
 pub mod notices;
+mod pending;
 pub mod preview;
 pub mod roots;
+pub mod sampling;
+pub mod server_controls;
 pub mod session;
 pub mod store;
-mod tasks;
 pub mod transport;
 pub mod vault;
 
@@ -23,10 +25,10 @@ pub mod vault;
 pub use auth::browser::{BrowserMode, check_url, open_in_system_browser};
 pub use auth::{AuthStatus, LogoutReport};
 pub use calls::{CallReport, CallRequest, PastCall};
-pub use catalog::{CompletionTarget, Listing, LogLevel, Page};
+pub use catalog::{CompletionTarget, Listing, Page};
 pub use clock::now_ms;
 pub use config::{EnvEntry, Export, LaunchPlan, RootDef, ServerDef, TransportDef};
-pub use elicitation::{Answer, AnswerAction, SamplingAnswer, defaults as form_defaults};
+pub use elicitation::{Answer, AnswerAction, defaults as form_defaults};
 pub use events::{Event, EventBatch, ServerState, next_batch};
 pub use hub::{
     Doctor, Hub, HubError, HubOptions, ImportPreview, ImportedServer, Login, ServerDetails,
@@ -34,5 +36,7 @@ pub use hub::{
 };
 pub use notices::Notice;
 pub use preview::{Preview, preview};
+pub use sampling::SamplingAnswer;
+pub use server_controls::LogLevel;
 pub use store::{CallOutcome, CallRecord};
 pub use vault::{KeyBackend, Secret};

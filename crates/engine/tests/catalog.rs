@@ -8,8 +8,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::*;
 use patchbay_engine::ServerState;
-use patchbay_engine::catalog::{CompletionTarget, Listing, LogLevel};
+use patchbay_engine::catalog::{CompletionTarget, Listing};
 use patchbay_engine::events::Event;
+use patchbay_engine::server_controls::LogLevel;
 use serde_json::Value;
 
 fn strings<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
@@ -257,7 +258,7 @@ async fn a_servers_question_is_answered_once_and_the_call_goes_on() {
 /// assistant message; a rejection goes back as an error the server reports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sampling_is_answered_by_the_person() {
-    use patchbay_engine::elicitation::SamplingAnswer;
+    use patchbay_engine::sampling::SamplingAnswer;
     let dir = tempfile::tempdir().unwrap();
     let hub = connected_everything(&dir).await;
     let ask = || patchbay_engine::CallRequest {

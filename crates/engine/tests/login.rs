@@ -258,7 +258,7 @@ async fn only_remote_servers_log_in_and_a_server_without_oauth_says_so() {
     assert!(matches!(err, HubError::NotRemote(_)), "{err:?}");
 
     // server-everything over HTTP has no OAuth at all.
-    let peer = common::HttpPeer::start("streamableHttp");
+    let peer = common::HttpTestServer::start("streamableHttp");
     hub.add_server(common::http_def("open", &peer.url()))
         .await
         .unwrap();

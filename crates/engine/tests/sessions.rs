@@ -215,13 +215,13 @@ async fn stdio_full_story() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamable_http_full_story() {
-    let peer = HttpPeer::start("streamableHttp");
+    let peer = HttpTestServer::start("streamableHttp");
     full_story(http_def("everything-http", &peer.url()), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_sse_full_story() {
-    let peer = HttpPeer::start("sse");
+    let peer = HttpTestServer::start("sse");
     full_story(sse_def("everything-sse", &peer.url()), true).await;
 }
 
@@ -319,7 +319,7 @@ async fn stdio_server_killed_mid_call_recovers() {
 async fn remote_restart_recovers(mode: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let hub = hub(&dir).await;
-    let mut peer = HttpPeer::start(mode);
+    let mut peer = HttpTestServer::start(mode);
     let port = peer.port;
     let def = if mode == "sse" {
         sse_def("remote", &peer.url())
@@ -369,7 +369,7 @@ async fn remote_restart_recovers(mode: &'static str) {
         "after the one error comes one attempt, got {next:?}"
     );
 
-    let _peer = HttpPeer::start_on(mode, port);
+    let _peer = HttpTestServer::start_on(mode, port);
     expect_event(&mut events, WAIT, |e| {
         matches!(
             e,

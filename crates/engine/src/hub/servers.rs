@@ -113,7 +113,7 @@ impl Hub {
     }
 
     pub async fn add_server(&self, def: ServerDef) -> Result<(), HubError> {
-        self.add_servers(vec![def]).await
+        self.add_all(vec![def]).await
     }
 
     /// Adds a remote server with a pre-registered OAuth client's secret: the secret is sealed
@@ -132,7 +132,7 @@ impl Hub {
                 message: "needs a client id too (--client-id)".into(),
             }));
         }
-        let refresher = self.refresher().await;
+        let refresher = self.coordinator().await;
         let sealed_secret = refresher
             .credentials()
             .seal_client_secret(&def.name, &secret)
@@ -147,10 +147,16 @@ impl Hub {
         Ok(())
     }
 
+    /// [`Hub::add_server`] for several, all or nothing (as an import adds them).
+    #[cfg(feature = "testing")]
+    pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), HubError> {
+        self.add_all(defs).await
+    }
+
     /// All or nothing: one transaction in the store, then sessions for each. The definitions
     /// carry their env and header values, which are sealed (the vault is asked only if there
     /// are any).
-    pub async fn add_servers(&self, defs: Vec<ServerDef>) -> Result<(), HubError> {
+    async fn add_all(&self, defs: Vec<ServerDef>) -> Result<(), HubError> {
         let mut sealed = Vec::with_capacity(defs.len());
         for def in &defs {
             def.validate()?;
@@ -171,8 +177,7 @@ impl Hub {
         let session = self.session(name)?;
         self.stop_login(name).await;
         self.inner.store.remove_server(name).await?;
-        self.inner.sessions.lock().unwrap().remove(name);
-        self.inner.defs.lock().unwrap().remove(name);
+        self.uninstall(name);
         drop(edit);
         session.shutdown().await;
         Ok(())
@@ -243,7 +248,7 @@ impl Hub {
         }
         def.enabled = enabled;
         self.inner.store.update_server(def.clone()).await?;
-        self.inner.defs.lock().unwrap().insert(name.into(), def);
+        self.show(def);
         if enabled {
             self.connect(name)?;
         } else {
@@ -309,16 +314,15 @@ impl Hub {
             {
                 return Err(HubError::PlanChanged(name.into()));
             }
-            self.inner.defs.lock().unwrap().insert(name.into(), def);
             // The session holds the definition it was made with: give it the reviewed one.
             self.session(name)?.shutdown().await;
-            let def = self.server(name)?;
             self.install(def);
         }
         self.connect(name)
     }
 
     /// Replaces a server's roots (the folders it may work in). See `edit_roots`.
+    #[cfg(feature = "testing")]
     pub async fn set_roots(&self, name: &str, roots: Vec<RootDef>) -> Result<(), HubError> {
         self.edit_roots(name, |r| {
             *r = roots;
@@ -348,7 +352,7 @@ impl Hub {
         def.validate()?;
         self.inner.store.update_server(def.clone()).await?;
         let roots = def.roots.clone();
-        self.inner.defs.lock().unwrap().insert(name.into(), def);
+        self.show(def);
         self.session(name)?.set_roots(roots.clone()).await;
         Ok(roots)
     }
@@ -384,7 +388,8 @@ impl Hub {
             .imports
             .get(id)
             .ok_or_else(|| HubError::NoImport(id.into()))?;
-        let existing = self.inner.defs.lock().unwrap().clone();
+        let existing: std::collections::HashSet<String> =
+            self.installed().into_iter().map(|i| i.def.name).collect();
         Ok(ImportPreview {
             id: id.into(),
             file,
@@ -392,7 +397,7 @@ impl Hub {
                 .iter()
                 .map(|def| ImportedServer {
                     launch: def.launch_plan(reveal),
-                    exists: existing.contains_key(&def.name),
+                    exists: existing.contains(&def.name),
                     def: if reveal { def.clone() } else { def.masked() },
                 })
                 .collect(),
@@ -423,7 +428,7 @@ impl Hub {
             })
             .collect();
         let shown = defs.iter().map(ServerDef::masked).collect();
-        self.add_servers(defs).await?;
+        self.add_all(defs).await?;
         Ok(shown)
     }
 

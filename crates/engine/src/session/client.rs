@@ -15,11 +15,11 @@ use rmcp::service::{RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::{ClientHandler, ErrorData as McpError, RoleClient};
 
-use crate::elicitation::{Answer, Elicitations, SamplingAnswer, Samplings};
+use crate::elicitation::{Answer, Elicitations};
 use crate::events::{Event, EventBus};
+use crate::pending::WAIT as ELICITATION_WAIT;
 use crate::roots::Roots;
-
-use crate::elicitation::WAIT as ELICITATION_WAIT;
+use crate::sampling::{SamplingAnswer, Samplings};
 
 /// The client side of one connection. Notifications are observed in order by [`Observed`]
 /// rather than here, because rmcp runs notification handlers as separate tasks, which may

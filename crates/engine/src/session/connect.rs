@@ -1,6 +1,6 @@
 //! One connection attempt for each kind of transport, and the words for what went wrong.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,11 +12,11 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{StreamableHttpClientTransport, Transport};
 use tokio_util::sync::CancellationToken;
 
-use super::Live;
+use super::Inbox;
+use super::actor::Live;
 use super::client::{NotificationTap, Observed, PatchbayClient};
 use super::process::{ServerLog, ServerProcess, StdioSpec};
 use crate::auth::AuthContext;
-use crate::calls::CallRegistry;
 use crate::config::{ServerDef, TransportDef};
 use crate::definitions::NotStarted;
 use crate::events::EventBus;
@@ -108,11 +108,34 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// A definition's headers as HTTP headers, in order; the first name or value HTTP does not
+/// allow fails the attempt, naming it.
+fn http_headers(
+    server: &str,
+    headers: &BTreeMap<String, String>,
+) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, ConnectError> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            match (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                (Ok(k), Ok(v)) => Ok((k, v)),
+                _ => Err(ConnectError::Handshake {
+                    server: server.to_string(),
+                    detail: format!("header {k:?} is not valid"),
+                }),
+            }
+        })
+        .collect()
+}
+
 pub(super) async fn connect(
     def: &ServerDef,
     bus: &EventBus,
     log: &ServerLog,
-    calls: &Arc<CallRegistry>,
+    inbox: &Arc<Inbox>,
     auth: &AuthContext,
     roots: &Roots,
     timeout: Duration,
@@ -129,15 +152,15 @@ pub(super) async fn connect(
     // One HTTP client for the whole hub (connection pool, redirect policy).
     let http = auth.http();
     let tap: NotificationTap = {
-        let (server, bus, calls) = (def.name.clone(), bus.clone(), calls.clone());
-        Arc::new(move |n| calls.observe(&server, &bus, n))
+        let (server, bus, inbox) = (def.name.clone(), bus.clone(), inbox.clone());
+        Arc::new(move |n| inbox.observe(&server, &bus, n))
     };
     let name = def.name.clone();
     let client = PatchbayClient::new(
         name.clone(),
         bus.clone(),
-        calls.elicitations.clone(),
-        calls.samplings.clone(),
+        inbox.elicitations.clone(),
+        inbox.samplings.clone(),
         roots.clone(),
     );
     match &def.transport {
@@ -219,19 +242,7 @@ pub(super) async fn connect(
             }
         }
         TransportDef::Http { url, headers } => {
-            let mut custom = HashMap::new();
-            for (k, v) in headers {
-                let (Ok(k), Ok(v)) = (
-                    http::HeaderName::from_bytes(k.as_bytes()),
-                    http::HeaderValue::from_str(v),
-                ) else {
-                    return Err(ConnectError::Handshake {
-                        server: name,
-                        detail: format!("header {k:?} is not valid"),
-                    });
-                };
-                custom.insert(k, v);
-            }
+            let custom: HashMap<_, _> = http_headers(&name, headers)?.into_iter().collect();
             // A person's own Authorization header wins over OAuth (an API key, a static token).
             let own_auth = custom.contains_key(&http::header::AUTHORIZATION);
             if !own_auth {
@@ -261,19 +272,8 @@ pub(super) async fn connect(
             }
         }
         TransportDef::Sse { url, headers } => {
-            let mut map = reqwest::header::HeaderMap::new();
-            for (k, v) in headers {
-                let (Ok(k), Ok(v)) = (
-                    http::HeaderName::from_bytes(k.as_bytes()),
-                    http::HeaderValue::from_str(v),
-                ) else {
-                    return Err(ConnectError::Handshake {
-                        server: name,
-                        detail: format!("header {k:?} is not valid"),
-                    });
-                };
-                map.insert(k, v);
-            }
+            let map: reqwest::header::HeaderMap =
+                http_headers(&name, headers)?.into_iter().collect();
             // As for Streamable HTTP: a person's own Authorization header wins over OAuth.
             if !map.contains_key(http::header::AUTHORIZATION) {
                 saved_login_usable(&name, auth, url).await?;

@@ -13,6 +13,9 @@
 //! - Sends are independent `'static` futures and may run concurrently.
 //! - Header values are marked sensitive and are never logged; neither are URLs' queries, which
 //!   carry session ids and sometimes keys.
+//!
+//! Long because: it is one job, a whole transport (connect, read, send, close), with its unit
+//! tests beside it.
 use std::{borrow::Cow, fmt, sync::Arc, time::Duration};
 
 use futures::{StreamExt, stream::BoxStream};

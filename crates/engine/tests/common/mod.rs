@@ -83,19 +83,19 @@ pub fn free_port() -> u16 {
 }
 
 /// server-everything listening on loopback; killed when dropped.
-pub struct HttpPeer {
+pub struct HttpTestServer {
     child: Child,
     pub port: u16,
     mode: &'static str,
 }
 
-impl HttpPeer {
+impl HttpTestServer {
     /// `mode` is `streamableHttp` (endpoint /mcp) or `sse` (endpoint /sse).
-    pub fn start(mode: &'static str) -> HttpPeer {
+    pub fn start(mode: &'static str) -> HttpTestServer {
         Self::start_on(mode, free_port())
     }
 
-    pub fn start_on(mode: &'static str, port: u16) -> HttpPeer {
+    pub fn start_on(mode: &'static str, port: u16) -> HttpTestServer {
         let child = Command::new(node())
             .arg(everything_js())
             .arg(mode)
@@ -105,7 +105,7 @@ impl HttpPeer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start server-everything");
-        let mut peer = HttpPeer { child, port, mode };
+        let mut peer = HttpTestServer { child, port, mode };
         for _ in 0..300 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return peer;
@@ -129,7 +129,7 @@ impl HttpPeer {
     }
 }
 
-impl Drop for HttpPeer {
+impl Drop for HttpTestServer {
     fn drop(&mut self) {
         self.kill();
     }

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::calls::{CallContext, CallRequest, Ending, broken, gone, lost, send_cancelled};
+use super::{
+    CallContext, CallRequest, Ending, broken, gone, lost, refused, send_cancelled, tool_result,
+};
 use crate::events::Event;
 use crate::store::CallOutcome;
 
@@ -139,7 +141,7 @@ pub(crate) async fn exchange_task(
     };
     let created = match created {
         Ok(Ok(Ok(result))) => to_json(result),
-        Ok(Ok(Err(ServiceError::McpError(e)))) => return crate::calls::refused(ctx, req, &e),
+        Ok(Ok(Err(ServiceError::McpError(e)))) => return refused(ctx, req, &e),
         Ok(Ok(Err(e))) => return broken(ctx, server, &e),
         Ok(Err(_)) => return gone(ctx),
         Err(_) => {
@@ -157,7 +159,7 @@ pub(crate) async fn exchange_task(
     // A server that ignores the task parameter answers with the tool's result itself.
     let Some((task_id, mut status)) = created.get("task").and_then(Status::read) else {
         if created.get("content").is_some() {
-            return crate::calls::tool_result(created);
+            return tool_result(created);
         }
         return failed(format!(
             "server '{server}' answered a task-augmented call with neither a task nor a result"
@@ -167,8 +169,8 @@ pub(crate) async fn exchange_task(
 
     // Told of status changes by the server's notifications, as well as by polling.
     let (nudge_tx, mut nudged) = mpsc::unbounded_channel();
-    let registry = ctx.session.calls();
-    registry.watch_task(&task_id, nudge_tx);
+    let inbox = ctx.session.inbox();
+    inbox.watch_task(&task_id, nudge_tx);
     let ending = follow(
         ctx,
         &peer,
@@ -181,7 +183,7 @@ pub(crate) async fn exchange_task(
         &mut nudged,
     )
     .await;
-    registry.unwatch_task(&task_id);
+    inbox.unwatch_task(&task_id);
     ending
 }
 
@@ -347,7 +349,7 @@ fn ended(
     status: &Status,
 ) -> Ending {
     match answer {
-        Ok(Ok(result)) => crate::calls::tool_result(to_json(result)),
+        Ok(Ok(result)) => tool_result(to_json(result)),
         Ok(Err(ServiceError::McpError(e))) => {
             let why = if status.status == "cancelled" {
                 (CallOutcome::Cancelled, "the task was cancelled")

@@ -1,14 +1,15 @@
 //! Tool calls: progress routed to the call that asked for it, cancel, a timeout that resets on
 //! progress, and a history row for every call however it ended.
 
-use std::collections::{HashMap, VecDeque};
+mod tasks;
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
-    ClientNotification, ClientRequest, JsonObject, ProgressNotificationParam, ProgressToken,
-    ServerNotification, ServerResult,
+    ClientNotification, ClientRequest, JsonObject, ServerResult,
 };
 use rmcp::service::{PeerRequestOptions, ServiceError};
 use serde::Serialize;
@@ -86,215 +87,6 @@ impl From<CallRecord> for PastCall {
             record,
             arguments_cut,
         }
-    }
-}
-
-/// A progress notification that arrived before its call registered (the token is known to the
-/// server as soon as the request is sent); kept briefly so no progress is ever lost.
-const UNCLAIMED_PROGRESS: usize = 64;
-
-struct CallSlot {
-    call_id: String,
-    /// Each progress nudges the call's idle timeout.
-    nudge: mpsc::UnboundedSender<()>,
-}
-
-/// Per-session table of running calls, keyed by progress token. Fed in wire order by the
-/// session's transport tap, so events for one call are published in the order they arrived.
-#[derive(Default)]
-pub struct CallRegistry {
-    inner: Mutex<RegistryInner>,
-    /// The other direction: the server's requests to the person, waiting for an answer.
-    pub elicitations: crate::elicitation::Elicitations,
-    pub samplings: crate::elicitation::Samplings,
-    /// Every notification but progress, for a person reading along.
-    pub notices: crate::notices::Notices,
-}
-
-#[derive(Default)]
-struct RegistryInner {
-    by_token: HashMap<ProgressToken, CallSlot>,
-    unclaimed: VecDeque<ProgressNotificationParam>,
-    /// Tasks being followed, by task id: a status notification makes their call look now.
-    tasks: HashMap<String, mpsc::UnboundedSender<()>>,
-}
-
-impl CallRegistry {
-    fn register(
-        &self,
-        server: &str,
-        bus: &EventBus,
-        token: ProgressToken,
-        call_id: &str,
-        nudge: mpsc::UnboundedSender<()>,
-    ) {
-        let mut inner = self.inner.lock().unwrap();
-        let (early, rest): (VecDeque<_>, VecDeque<_>) = inner
-            .unclaimed
-            .drain(..)
-            .partition(|p| p.progress_token == token);
-        inner.unclaimed = rest;
-        for p in early {
-            let _ = nudge.send(());
-            bus.publish(progress_event(server, call_id, p));
-        }
-        inner.by_token.insert(
-            token,
-            CallSlot {
-                call_id: call_id.to_string(),
-                nudge,
-            },
-        );
-    }
-
-    fn unregister(&self, token: &ProgressToken) {
-        self.inner.lock().unwrap().by_token.remove(token);
-    }
-
-    fn journal(&self, server: &str, bus: &EventBus, notification: &ServerNotification) {
-        let wire = serde_json::to_value(notification).unwrap_or_default();
-        let method = wire["method"].as_str().unwrap_or("(unknown)").to_string();
-        let params = wire
-            .get("params")
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
-        let level = match notification {
-            #[allow(deprecated)]
-            ServerNotification::LoggingMessageNotification(n) => {
-                serde_json::to_value(n.params.level)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-            }
-            _ => None,
-        };
-        let notice = self.notices.record(&method, level, params);
-        bus.publish(Event::Notice {
-            server: server.to_string(),
-            notice,
-        });
-    }
-
-    pub(crate) fn watch_task(&self, task_id: &str, nudge: mpsc::UnboundedSender<()>) {
-        self.inner
-            .lock()
-            .unwrap()
-            .tasks
-            .insert(task_id.to_string(), nudge);
-    }
-
-    pub(crate) fn unwatch_task(&self, task_id: &str) {
-        self.inner.lock().unwrap().tasks.remove(task_id);
-    }
-
-    /// Called by the transport tap for every notification, in arrival order.
-    pub fn observe(&self, server: &str, bus: &EventBus, notification: &ServerNotification) {
-        if !matches!(notification, ServerNotification::ProgressNotification(_)) {
-            self.journal(server, bus, notification);
-        }
-        match notification {
-            ServerNotification::ProgressNotification(n) => {
-                let mut inner = self.inner.lock().unwrap();
-                match inner.by_token.get(&n.params.progress_token) {
-                    Some(slot) => {
-                        let _ = slot.nudge.send(());
-                        bus.publish(progress_event(server, &slot.call_id, n.params.clone()));
-                    }
-                    None => {
-                        if inner.unclaimed.len() == UNCLAIMED_PROGRESS {
-                            inner.unclaimed.pop_front();
-                        }
-                        inner.unclaimed.push_back(n.params.clone());
-                    }
-                }
-            }
-            // Deprecated by SEP-2577 for future revisions, but every current server uses it.
-            #[allow(deprecated)]
-            ServerNotification::LoggingMessageNotification(n) => {
-                let inner = self.inner.lock().unwrap();
-                // MCP does not say which request a log message belongs to; tie it to a call
-                // only when that cannot be wrong.
-                let call_id = match inner.by_token.values().collect::<Vec<_>>().as_slice() {
-                    [only] => Some(only.call_id.clone()),
-                    _ => None,
-                };
-                let level = serde_json::to_value(n.params.level)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| "info".into());
-                bus.publish(Event::Log {
-                    server: server.to_string(),
-                    call_id,
-                    level,
-                    logger: n.params.logger.clone(),
-                    data: n.params.data.clone(),
-                });
-            }
-            ServerNotification::ToolListChangedNotification(_) => {
-                bus.publish(Event::ToolsChanged {
-                    server: server.to_string(),
-                });
-            }
-            ServerNotification::ResourceListChangedNotification(_) => {
-                bus.publish(Event::ListChanged {
-                    server: server.to_string(),
-                    list: "resources".into(),
-                });
-            }
-            ServerNotification::PromptListChangedNotification(_) => {
-                bus.publish(Event::ListChanged {
-                    server: server.to_string(),
-                    list: "prompts".into(),
-                });
-            }
-            // SEP-1686's status notification; rmcp only knows the later one, so it is custom.
-            ServerNotification::CustomNotification(n)
-                if n.method == "notifications/tasks/status" =>
-            {
-                let task_id = n
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.get("taskId"))
-                    .and_then(serde_json::Value::as_str);
-                if let Some(task_id) = task_id
-                    && let Some(nudge) = self.inner.lock().unwrap().tasks.get(task_id)
-                {
-                    let _ = nudge.send(());
-                }
-            }
-            // The person finished what a URL-mode question sent them to do (the server says so).
-            ServerNotification::CustomNotification(n)
-                if n.method == "notifications/elicitation/complete" =>
-            {
-                if let Some(id) = n
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.get("elicitationId"))
-                    .and_then(serde_json::Value::as_str)
-                {
-                    bus.publish(Event::ElicitationCompleted {
-                        server: server.to_string(),
-                        elicitation_id: id.to_string(),
-                    });
-                }
-            }
-            ServerNotification::ResourceUpdatedNotification(n) => {
-                bus.publish(Event::ResourceUpdated {
-                    server: server.to_string(),
-                    uri: n.params.uri.clone(),
-                });
-            }
-            _ => {}
-        }
-    }
-}
-
-fn progress_event(server: &str, call_id: &str, p: ProgressNotificationParam) -> Event {
-    Event::Progress {
-        server: server.to_string(),
-        call_id: call_id.to_string(),
-        progress: p.progress,
-        total: p.total,
-        message: p.message,
     }
 }
 
@@ -427,7 +219,7 @@ async fn exchange(
         }
     };
     if req.task {
-        return crate::tasks::exchange_task(ctx, peer, call_id, req, timeout, cancel).await;
+        return tasks::exchange_task(ctx, peer, call_id, req, timeout, cancel).await;
     }
     let mut params = CallToolRequestParams::new(req.tool.clone());
     params.arguments = req.arguments.clone();
@@ -443,8 +235,8 @@ async fn exchange(
         }
     };
     let (nudge_tx, mut nudge_rx) = mpsc::unbounded_channel();
-    let registry = ctx.session.calls();
-    registry.register(
+    let inbox = ctx.session.inbox();
+    inbox.register_call(
         server,
         &ctx.bus,
         handle.progress_token.clone(),
@@ -463,7 +255,7 @@ async fn exchange(
             _ = cancel.cancelled() => break None,
             Some(()) = nudge_rx.recv() => deadline.as_mut().reset(tokio::time::Instant::now() + timeout),
             _ = &mut deadline => {
-                registry.unregister(&token);
+                inbox.unregister_call(&token);
                 send_cancelled(&peer, request_id, "timed out").await;
                 return (
                     CallOutcome::TimedOut,
@@ -476,7 +268,7 @@ async fn exchange(
             }
         }
     };
-    registry.unregister(&token);
+    inbox.unregister_call(&token);
     let Some(answer) = answer else {
         send_cancelled(&peer, request_id, "cancelled by the user").await;
         return (
@@ -573,75 +365,4 @@ pub(crate) async fn send_cancelled(
     ));
     // Best effort, bounded: the server may already be gone.
     let _ = tokio::time::timeout(Duration::from_secs(2), peer.send_notification(note)).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rmcp::model::CustomNotification;
-
-    fn custom(method: &str, params: serde_json::Value) -> ServerNotification {
-        ServerNotification::CustomNotification(CustomNotification::new(method, Some(params)))
-    }
-
-    #[test]
-    fn a_task_status_notification_wakes_only_its_call_and_a_finished_link_is_told() {
-        let registry = CallRegistry::default();
-        let bus = EventBus::new();
-        let mut events = bus.subscribe();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        registry.watch_task("t1", tx);
-        let status = |id: &str| {
-            custom(
-                "notifications/tasks/status",
-                serde_json::json!({"taskId": id, "status": "working"}),
-            )
-        };
-        registry.observe("s", &bus, &status("t2"));
-        assert!(rx.try_recv().is_err(), "another task's status");
-        registry.observe("s", &bus, &status("t1"));
-        assert!(rx.try_recv().is_ok());
-        registry.unwatch_task("t1");
-        registry.observe("s", &bus, &status("t1"));
-        assert!(rx.try_recv().is_err(), "no longer followed");
-
-        registry.observe(
-            "s",
-            &bus,
-            &custom(
-                "notifications/elicitation/complete",
-                serde_json::json!({"elicitationId": "pay-1"}),
-            ),
-        );
-        // Each notification goes to the journal; the status ones publish nothing else.
-        let published: Vec<Event> = std::iter::from_fn(|| events.try_recv().ok()).collect();
-        let journal: Vec<&str> = published
-            .iter()
-            .filter_map(|e| match e {
-                Event::Notice { notice, .. } => Some(notice.method.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            journal,
-            [
-                "notifications/tasks/status",
-                "notifications/tasks/status",
-                "notifications/tasks/status",
-                "notifications/elicitation/complete"
-            ]
-        );
-        let others: Vec<&Event> = published
-            .iter()
-            .filter(|e| !matches!(e, Event::Notice { .. }))
-            .collect();
-        assert_eq!(
-            others,
-            [&Event::ElicitationCompleted {
-                server: "s".into(),
-                elicitation_id: "pay-1".into()
-            }]
-        );
-        assert_eq!(registry.notices.all().len(), 4);
-    }
 }
