@@ -1,4 +1,5 @@
 //! Patchbay's engine: owns every MCP connection. No GUI; the shell, the CLI and tests hold a [`Hub`].
+//! The layers, who owns each shared thing and the lock order: docs/DESIGN.md.
 pub mod auth;
 pub mod calls;
 pub mod catalog;

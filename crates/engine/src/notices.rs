@@ -1,5 +1,5 @@
 //! A server's notifications journal: what it sent besides answers, newest last, for a person
-//! reading along (the details panel, `patchbay-cli notifications`). Progress is left out: it
+//! reading along (the details panel, `patchbay-cli watch`). Progress is left out: it
 //! belongs to its call, which shows it, and a busy server sends it by the thousand.
 //!
 //! Who owns what: the session's transport tap writes, in arrival order; readers copy. Bounded,

@@ -2,7 +2,8 @@
 //! (`credentials`), the interactive login (`login`, with the URL allow-list in `browser` and
 //! the loopback listener in `callback`), token-endpoint requests through the `oauth2` crate
 //! (`token`), the single-flight refresh coordinator (`refresh`), status and logout
-//! (`account`). Using the tokens on the wire comes next (see DESIGN.md, "Credentials").
+//! (`account`). The tokens reach the wire through `transport::authorized::Bearer`, only where
+//! `destinations` allows (docs/DESIGN.md, "Credentials").
 
 mod account;
 pub mod browser;
