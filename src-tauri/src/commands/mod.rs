@@ -29,13 +29,9 @@ pub struct CommandError {
 
 impl From<HubError> for CommandError {
     fn from(e: HubError) -> Self {
-        let field = match &e {
-            HubError::Invalid(invalid) => Some(invalid.field),
-            _ => None,
-        };
         CommandError {
+            field: e.field(),
             message: e.to_string(),
-            field,
         }
     }
 }

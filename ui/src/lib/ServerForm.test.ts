@@ -73,13 +73,38 @@ describe('the server form', () => {
     render(ServerForm, { onsaved: () => {}, oncancel: () => {} });
     const user = userEvent.setup();
     await user.click(screen.getByRole('button', { name: 'Add' }));
-    expect(screen.getByLabelText('Name')).toHaveAccessibleDescription('give the server a name');
-    expect(screen.getByLabelText('Command')).toHaveAccessibleDescription(/the program to run/);
+    // Whole sentences, beside the field they are about, and the field marked wrong.
+    expect(screen.getByLabelText('Name')).toHaveAccessibleDescription('Give the server a name.');
+    expect(screen.getByLabelText('Name')).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByLabelText('Command')).toHaveAccessibleDescription(/^The program to run/);
     await user.click(screen.getByRole('button', { name: 'Add variable' }));
     await user.type(screen.getByLabelText('Value of variable 1'), 'orphan');
     await user.click(screen.getByRole('button', { name: 'Add' }));
-    expect(screen.getByRole('group', { name: 'Environment' })).toHaveAccessibleDescription(/variable 1 needs a name/);
+    expect(screen.getByRole('group', { name: 'Environment' })).toHaveAccessibleDescription(/Variable 1 needs a name\./);
     expect(backend.calls).toHaveLength(0);
+  });
+
+  it('offers https:// for an address typed without it, and puts a duplicate name at the name field', async () => {
+    const backend = fakeBackend({
+      add_server: () => {
+        throw { message: "a server named 'remote' already exists; choose another name", field: 'name' };
+      },
+    });
+    render(ServerForm, { onsaved: () => {}, oncancel: () => {} });
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText('Name'), 'remote');
+    await user.click(screen.getByRole('radio', { name: 'Streamable HTTP' }));
+    await user.type(screen.getByLabelText('URL'), 'example.com/mcp');
+    await user.click(screen.getByRole('button', { name: 'Add' }));
+    expect(screen.getByLabelText('URL')).toHaveAccessibleDescription(/^An address starts with https:\/\//);
+    expect(backend.calls.some((c) => c.cmd === 'add_server')).toBe(false);
+    expect(screen.getByText('https://example.com/mcp')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Use it' }));
+    expect(screen.getByLabelText('URL')).toHaveValue('https://example.com/mcp');
+    await user.click(screen.getByRole('button', { name: 'Add' }));
+    expect(backend.calls.find((c) => c.cmd === 'add_server')?.args.def).toMatchObject({ transport: { type: 'http', url: 'https://example.com/mcp' } });
+    expect(await screen.findByRole('alert')).toHaveTextContent("A server named 'remote' already exists; choose another name.");
+    expect(screen.getByLabelText('Name')).toHaveAttribute('aria-invalid', 'true');
   });
 
   describe('secret values', () => {

@@ -68,6 +68,17 @@ pub enum HubError {
     PlanChanged(String),
 }
 
+impl HubError {
+    /// The field of a server's definition the error is about, for a form to show it there.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            HubError::Invalid(invalid) => Some(invalid.field),
+            HubError::Store(StoreError::Duplicate(_)) => Some("name"),
+            _ => None,
+        }
+    }
+}
+
 /// How to open a hub.
 #[derive(Debug, Clone)]
 pub struct HubOptions {

@@ -104,7 +104,7 @@ pub enum StoreError {
     },
     #[error("database {path} could not be migrated: {message}")]
     Migrate { path: String, message: String },
-    #[error("a server named '{0}' already exists; remove it first or pick another name")]
+    #[error("a server named '{0}' already exists; choose another name")]
     Duplicate(String),
     #[error("no server named '{0}'")]
     NotFound(String),
