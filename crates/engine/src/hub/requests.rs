@@ -265,3 +265,22 @@ impl Hub {
         write_whole(path, bytes).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A form lists a tool's fields in the order its server wrote them (serde_json's
+    /// `preserve_order`); re-sorted keys put `b` before `a` whatever the schema said.
+    #[test]
+    fn a_tools_schema_keeps_the_servers_key_order() {
+        let listed = r#"{"name":"t","inputSchema":{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"string"},"mid":{"type":"number"}}}}"#;
+        let tool: rmcp::model::Tool = serde_json::from_str(listed).unwrap();
+        let relayed = serde_json::to_value(&tool).unwrap();
+        let keys: Vec<&str> = relayed["inputSchema"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["zeta", "alpha", "mid"]);
+    }
+}
