@@ -73,6 +73,28 @@ describe('the window', () => {
     expect(backend.calls.filter((c) => c.cmd === 'reopen_vault')).toHaveLength(2);
   });
 
+  it('shows a failing server’s pane: the cause in plain words, its last output, Retry now and Edit', async () => {
+    const failing = stdioServer('alpha', { state: 'error', message: "server 'alpha' exited with status 1: Error: Cannot find module 'x'", retry_at_ms: null });
+    const backend = fakeBackend({
+      list_servers: () => [failing],
+      doctor: () => ({ data_dir: '/d', database: '/d/patchbay.db', peers: [], backend: 'keyring' }),
+      ui_painted: () => null,
+      list_tools: () => [],
+      history: () => [],
+      reconnect: () => null,
+      server_details: () => ({ name: 'alpha', state: failing.state, initialize: null, pid: null, log: ['starting', 'Error: Cannot find module \'x\'', '    at load (node:internal)'] }),
+    });
+    render(App);
+    const pane = await screen.findByRole('region', { name: 'What went wrong with alpha' });
+    expect(within(pane).getByRole('alert')).toHaveTextContent(/^The server exited with status 1, saying “Error: Cannot find module 'x'” — its output is under Details\.$/);
+    expect(await within(pane).findByText(/at load \(node:internal\)/)).toBeInTheDocument();
+    const user = userEvent.setup();
+    await user.click(within(pane).getByRole('button', { name: 'Retry now' }));
+    expect(backend.calls.find((c) => c.cmd === 'reconnect')?.args).toEqual({ name: 'alpha' });
+    await user.click(within(pane).getByRole('button', { name: 'Edit' }));
+    expect(await screen.findByRole('heading', { name: 'Edit alpha' })).toBeInTheDocument();
+  });
+
   it('folds the server list away and back, and remembers it', async () => {
     localStorage.removeItem('patchbay.sidebar');
     app({ backend: 'keyring' });

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod calls;
 pub mod catalog;
+mod causes;
 pub mod clock;
 pub mod config;
 pub mod definitions;

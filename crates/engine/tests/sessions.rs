@@ -765,3 +765,39 @@ async fn disable_enable_and_edit_a_server() {
     hub.shutdown().await;
     assert!(processes_with_marker(&new_mark).is_empty());
 }
+
+/// A remote server nobody listens for: the error says why (the socket's own words), not only
+/// rmcp's "error sending request", so the window can say "Nothing is listening on …".
+#[tokio::test]
+async fn a_closed_port_says_the_connection_was_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    let mut events = hub.subscribe();
+    // A real loopback port that was just free: nothing listens there.
+    let url = format!("http://127.0.0.1:{}/mcp", free_port());
+    hub.add_server(http_def("closed", &url)).await.unwrap();
+    hub.connect("closed").unwrap();
+    let Event::State {
+        state: ServerState::Error { message, .. },
+        ..
+    } = expect_event(&mut events, WAIT, |e| {
+        matches!(
+            e,
+            Event::State {
+                state: ServerState::Error { .. },
+                ..
+            }
+        )
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(message.contains(&url), "{message}");
+    assert!(
+        message.to_lowercase().contains("connection refused"),
+        "{message}"
+    );
+    assert!(!message.contains("rmcp::"), "{message}");
+    hub.shutdown().await;
+}

@@ -6,6 +6,7 @@
 // else to a scratch folder, so a test run leaves the tree as it found it.
 import { $, $$, browser, expect } from '@wdio/globals';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -338,5 +339,23 @@ describe('Patchbay', () => {
     await shot('servers');
     await $('li[data-server="protected"]').$('button=Log out').click();
     await waitForState('protected', 'needs_auth');
+  });
+
+  it('says in plain words that nothing listens on a closed port, with the whole message behind Details', async () => {
+    // A real loopback port that was free a moment ago: nothing listens there.
+    const port = await new Promise((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address();
+        probe.close(() => resolve(port));
+      });
+    });
+    await addServer({ name: 'closed', url: `http://127.0.0.1:${port}/mcp` });
+    await waitForState('closed', 'error');
+    await $('li[data-server="closed"] button.name').click();
+    const pane = $('section[aria-label="What went wrong with closed"]');
+    await expect(pane.$('[role="alert"]')).toHaveText(`Nothing is listening on 127.0.0.1:${port} — is the server running?`);
+    await pane.$('summary=Details').click();
+    await expect(pane.$('pre')).toHaveText(expect.stringContaining('Connection refused'));
+    await shot('closed-port');
   });
 });

@@ -208,7 +208,7 @@ describe('the playground', () => {
     finish({ call_id: 'call-1', server: 'ev', tool: 'echo', outcome: 'failed', duration_ms: 3, duration_us: 3000, result: null, error: 'the connection closed' });
     const result = await screen.findByRole('region', { name: 'Result' });
     expect(result).toHaveTextContent('Failed');
-    expect(result).toHaveTextContent('the connection closed');
+    expect(result).toHaveTextContent('The connection closed.');
     expect(result).not.toHaveTextContent('isError');
   });
 

@@ -17,11 +17,12 @@ use super::actor::Live;
 use super::client::{NotificationTap, Observed, PatchbayClient};
 use super::process::{ServerLog, ServerProcess, StdioSpec};
 use crate::auth::AuthContext;
+use crate::causes::describe;
 use crate::config::{ServerDef, TransportDef};
 use crate::definitions::NotStarted;
 use crate::events::EventBus;
 use crate::roots::Roots;
-use crate::transport::authorized::{AuthorizedHttp, Bearer};
+use crate::transport::authorized::{AuthorizedHttp, Bearer, LastCause};
 use crate::transport::sse::{SseClientTransport, SseLogin, SseTransportError};
 
 #[derive(Debug, thiserror::Error)]
@@ -91,21 +92,6 @@ pub fn exit_message(server: &str, status: Option<ExitStatus>, last_line: Option<
         Some(line) => format!("server '{server}' {how}: {line}"),
         None => format!("server '{server}' {how}"),
     }
-}
-
-/// Every error in a chain, joined, without repeating a message its cause already says.
-pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        let text = err.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.retain(|p| !text.contains(p.as_str()));
-            parts.push(text);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
 }
 
 /// A definition's headers as HTTP headers, in order; the first name or value HTTP does not
@@ -252,6 +238,7 @@ pub(super) async fn connect(
                 .custom_headers(custom)
                 // The default of 16 would queue a 32-wide burst of calls behind itself.
                 .max_concurrent_requests(128);
+            let cause = LastCause::default();
             let outcome = if own_auth {
                 let transport = Observed::new(
                     StreamableHttpClientTransport::with_client(http.clone(), config),
@@ -259,7 +246,8 @@ pub(super) async fn connect(
                 );
                 handshake(transport, client.clone(), timeout, &cancel).await
             } else {
-                let authorized = AuthorizedHttp::new(http.clone(), name.clone(), auth.clone());
+                let authorized =
+                    AuthorizedHttp::new(http.clone(), name.clone(), auth.clone(), cause.clone());
                 let transport = Observed::new(
                     StreamableHttpClientTransport::with_client(authorized, config),
                     tap,
@@ -268,7 +256,7 @@ pub(super) async fn connect(
             };
             match outcome {
                 Ok(connected) => Ok(connected.into_live(None)),
-                Err(f) => Err(remote_failure(&name, url, timeout, f)),
+                Err(f) => Err(remote_failure(&name, url, timeout, f, cause.take())),
             }
         }
         TransportDef::Sse { url, headers } => {
@@ -321,7 +309,7 @@ pub(super) async fn connect(
             .await
             {
                 Ok(connected) => Ok(connected.into_live(None)),
-                Err(f) => Err(remote_failure(&name, url, timeout, f)),
+                Err(f) => Err(remote_failure(&name, url, timeout, f, None)),
             }
         }
         TransportDef::Unreadable { .. } => unreachable!("for_start refuses it"),
@@ -345,7 +333,14 @@ async fn saved_login_usable(
     }
 }
 
-fn remote_failure(name: &str, url: &str, timeout: Duration, f: Failure) -> ConnectError {
+/// `cause`: why the transport could not send at all, when it knows (see `LastCause`).
+fn remote_failure(
+    name: &str,
+    url: &str,
+    timeout: Duration,
+    f: Failure,
+    cause: Option<String>,
+) -> ConnectError {
     match f {
         Failure::Cancelled => ConnectError::Cancelled,
         Failure::Timeout => ConnectError::Timeout {
@@ -362,7 +357,7 @@ fn remote_failure(name: &str, url: &str, timeout: Duration, f: Failure) -> Conne
             ConnectError::Unreachable {
                 server: name.to_string(),
                 url: url.to_string(),
-                detail: describe(&*e),
+                detail: cause.unwrap_or_else(|| describe(&*e)),
             }
         }
         Failure::Init(e) => ConnectError::Handshake {

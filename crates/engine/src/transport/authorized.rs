@@ -110,13 +110,37 @@ impl Bearer {
 pub struct AuthorizedHttp {
     inner: reqwest::Client,
     bearer: Bearer,
+    cause: LastCause,
+}
+
+/// Why the last request could not be sent at all (refused, DNS, TLS...), in full. rmcp wraps
+/// the HTTP client's error in messages that drop its causes ("error sending request"), so the
+/// transport keeps the whole chain here for the connection attempt to report.
+#[derive(Clone, Default)]
+pub struct LastCause(Arc<std::sync::Mutex<Option<String>>>);
+
+impl LastCause {
+    /// The cause last recorded, taken (so a later failure never reports an old one).
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap().take()
+    }
+
+    fn record(&self, e: &reqwest::Error) {
+        *self.0.lock().unwrap() = Some(crate::causes::describe(e));
+    }
 }
 
 impl AuthorizedHttp {
-    pub fn new(inner: reqwest::Client, server: String, auth: AuthContext) -> AuthorizedHttp {
+    pub fn new(
+        inner: reqwest::Client,
+        server: String,
+        auth: AuthContext,
+        cause: LastCause,
+    ) -> AuthorizedHttp {
         AuthorizedHttp {
             inner,
             bearer: Bearer::new(server, auth),
+            cause,
         }
     }
 
@@ -128,7 +152,11 @@ impl AuthorizedHttp {
         let failed = |e: BearerError| StreamableHttpError::UnexpectedServerResponse(e.0.into());
         let cred = self.bearer.credential(uri).await.map_err(failed)?;
         let token = cred.as_ref().map(|c| c.access_token.expose().to_string());
-        match send(token).await {
+        let sent = send(token).await;
+        if let Err(StreamableHttpError::Client(e)) = &sent {
+            self.cause.record(e);
+        }
+        match sent {
             Err(StreamableHttpError::AuthRequired(challenge)) => {
                 let Some(cred) = cred else {
                     return Err(StreamableHttpError::AuthRequired(challenge));
