@@ -48,6 +48,16 @@ pub fn cancel_call(hub: State<'_, Hub>, call_id: String) -> bool {
     hub.cancel_call(&call_id)
 }
 
+/// One past call with its result, shortened for the window like a live one (the whole is saved
+/// with `save_call_result`); `None` when the history no longer has it.
+#[tauri::command]
+pub async fn past_call(hub: State<'_, Hub>, call_id: String) -> Result<Option<CallReport>> {
+    Ok(hub
+        .past_call(&call_id)
+        .await?
+        .map(|record| CallReport::from(record).for_window()))
+}
+
 #[tauri::command]
 pub async fn history(hub: State<'_, Hub>, name: String, limit: usize) -> Result<Vec<PastCall>> {
     Ok(hub

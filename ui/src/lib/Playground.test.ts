@@ -1,4 +1,4 @@
-import { render, screen } from '@testing-library/svelte';
+import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import type { Channel } from '@tauri-apps/api/core';
 import { describe, expect, it, vi } from 'vitest';
@@ -281,11 +281,48 @@ describe('the playground', () => {
     });
     await setup({ history: () => [past('a', true), past('b', false)] });
     const earlier = await screen.findByRole('list', { name: 'Earlier calls' });
-    await vi.waitFor(() => expect(earlier.querySelectorAll('button:not([disabled])')).toHaveLength(1));
-    const [first, second] = [...earlier.querySelectorAll('button')];
+    await vi.waitFor(() => expect(within(earlier).getAllByRole('button', { name: /^Load/ }).filter((b) => !b.hasAttribute('disabled'))).toHaveLength(1));
+    const [first, second] = within(earlier).getAllByRole('button', { name: /^Load/ });
     expect(first).toBeDisabled();
     expect(first).toHaveAccessibleDescription('(its arguments are too large to fill in again)');
+    expect(within(earlier).getAllByRole('button', { name: /^Run echo again/ })[0]).toBeDisabled();
     expect(second).toBeEnabled();
+  });
+
+  it('keeps a history per tool, opens a row to its arguments and result, and loads or runs it again', async () => {
+    const row = (id: string, tool: string, outcome: string, message: string) => ({
+      call_id: id, server: 'ev', tool, arguments: { message }, result: null, error: outcome === 'cancelled' ? 'cancelled by the person' : null,
+      outcome, started_at_ms: 0, duration_ms: 5, arguments_cut: false,
+    });
+    const { backend, finish } = await setup({
+      history: () => [row('c2', 'echo', 'cancelled', 'stop'), row('c1', 'echo', 'ok', 'again'), row('t1', 'trigger-long-running-operation', 'ok', '')],
+      past_call: (args) => ({ call_id: args.callId, server: 'ev', tool: 'echo', outcome: 'ok', result: { content: [{ type: 'text', text: 'Echo: again' }] }, error: null, duration_ms: 5, duration_us: 5000 }),
+    });
+    const user = userEvent.setup();
+    await user.click(await within(screen.getByRole('list', { name: 'Tools' })).findByRole('button', { name: /echo/ }));
+    const earlier = await screen.findByRole('list', { name: 'Earlier calls' });
+    // Only echo's calls, unless all are asked for.
+    expect(within(earlier).getAllByRole('listitem')).toHaveLength(2);
+    // A cancel the person asked for reads as cancelled, not as an error.
+    expect(within(earlier).getAllByRole('listitem')[0].querySelector('.outcome')).toHaveTextContent('cancelled');
+    await user.click(screen.getByRole('checkbox', { name: 'All tools' }));
+    expect(within(earlier).getAllByRole('listitem')).toHaveLength(3);
+    await user.click(screen.getByRole('checkbox', { name: 'All tools' }));
+
+    // Opened: the arguments, and the result read from the history.
+    const second = within(earlier).getAllByRole('listitem')[1];
+    await user.click(second.querySelector('summary')!);
+    expect(second).toHaveTextContent('"message": "again"');
+    expect(await within(second).findByText('Echo: again')).toBeInTheDocument();
+    expect(backend.calls.find((c) => c.cmd === 'past_call')?.args).toEqual({ callId: 'c1' });
+
+    // Load fills the form and runs nothing; Run runs those arguments at once.
+    await user.click(within(second).getByRole('button', { name: /^Load/ }));
+    expect(screen.getByLabelText(/message/)).toHaveValue('again');
+    expect(backend.calls.some((c) => c.cmd === 'call_tool')).toBe(false);
+    await user.click(within(second).getByRole('button', { name: /^Run echo again/ }));
+    await vi.waitFor(() => expect(backend.calls.find((c) => c.cmd === 'call_tool')?.args).toMatchObject({ tool: 'echo', arguments: { message: 'again' } }));
+    finish({ call_id: 'call-1', server: 'ev', tool: 'echo', outcome: 'ok', result: { content: [] }, error: null, duration_ms: 1, duration_us: 1000 });
   });
 
   it('runs a tool as a task when asked, and shows the task’s status and its lines in the log', async () => {
@@ -354,7 +391,7 @@ describe('the playground', () => {
     };
     await setup({ history: () => [past] });
     await screen.findByRole('list', { name: 'Earlier calls' });
-    await userEvent.setup().click(await screen.findByRole('button', { name: /echo/ }));
+    await userEvent.setup().click(await within(screen.getByRole('list', { name: 'Tools' })).findByRole('button', { name: /echo/ }));
     expect(screen.getByRole('checkbox', { name: 'Run as a task' })).toBeChecked();
   });
 });

@@ -66,6 +66,12 @@ export const commands = {
     invoke<CallReport>('call_tool', { server, tool, arguments: arguments_, task, onStarted }),
   cancelCall: (callId: string): Promise<boolean> =>
     invoke<boolean>('cancel_call', { callId }),
+  /**
+   * One past call with its result, shortened for the window like a live one (the whole is saved
+   * with `save_call_result`); `None` when the history no longer has it.
+   */
+  pastCall: (callId: string): Promise<CallReport | null> =>
+    invoke<CallReport | null>('past_call', { callId }),
   history: (name: string, limit: number): Promise<PastCall[]> =>
     invoke<PastCall[]>('history', { name, limit }),
   /**

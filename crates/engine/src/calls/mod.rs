@@ -58,6 +58,23 @@ pub struct CallReport {
     pub cut: Option<crate::preview::Cut>,
 }
 
+impl From<CallRecord> for CallReport {
+    /// A past call as its report: what the history kept (no finer duration than milliseconds).
+    fn from(r: CallRecord) -> CallReport {
+        CallReport {
+            call_id: r.call_id,
+            server: r.server,
+            tool: r.tool,
+            outcome: r.outcome,
+            result: r.result,
+            error: r.error,
+            duration_ms: r.duration_ms,
+            duration_us: r.duration_ms.saturating_mul(1000),
+            cut: None,
+        }
+    }
+}
+
 impl CallReport {
     /// The report as a window gets it: a large result shortened, with what was cut.
     pub fn for_window(mut self) -> CallReport {

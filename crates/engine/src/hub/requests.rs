@@ -228,6 +228,12 @@ impl Hub {
         Ok(self.inner.store.history(name, limit).await?)
     }
 
+    /// One past call, whole, as the history keeps it; `None` when it is not there (pruned, or
+    /// another data dir's).
+    pub async fn past_call(&self, call_id: &str) -> Result<Option<CallRecord>, HubError> {
+        Ok(self.inner.store.call(call_id).await?)
+    }
+
     /// Writes a past call's whole result (MCP's `CallToolResult`, as JSON) to `path`; returns
     /// the bytes written.
     pub async fn save_call_result(&self, call_id: &str, path: &Path) -> Result<u64, HubError> {
