@@ -95,6 +95,20 @@ describe('the window', () => {
     expect(await screen.findByRole('heading', { name: 'Edit alpha' })).toBeInTheDocument();
   });
 
+  it('greets a first run with what to do, and offers no export of nothing', async () => {
+    fakeBackend({
+      list_servers: () => [],
+      doctor: () => ({ data_dir: '/d', database: '/d/patchbay.db', peers: [], backend: 'no_key_yet' }),
+      ui_painted: () => null,
+    });
+    render(App);
+    expect(await screen.findByRole('heading', { name: 'Connect your first MCP server' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Export…' })).toBeDisabled();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole('button', { name: /^Import from Claude Desktop/ }));
+    expect(await screen.findByRole('heading', { name: /Import/ })).toBeInTheDocument();
+  });
+
   it('folds the server list away and back, and remembers it', async () => {
     localStorage.removeItem('patchbay.sidebar');
     app({ backend: 'keyring' });
