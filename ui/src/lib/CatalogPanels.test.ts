@@ -50,6 +50,35 @@ describe('resources', () => {
     await vi.waitFor(() => expect(backend.calls.filter((c) => c.cmd === 'list_catalog').length).toBeGreaterThan(before));
   });
 
+  it('shows a small text blob as text, wraps URIs at their slashes, and clears the last resource when a template is picked', async () => {
+    fakeBackend({
+      list_servers: () => [stdioServer('ev')],
+      list_catalog: (args) =>
+        args.what === 'templates'
+          ? { items: [{ uriTemplate: 'demo://x/{id}', name: 't' }], next_cursor: null }
+          : { items: [{ uri: 'demo://resource/static/text/1', name: 'Blob', mimeType: 'text/plain' }], next_cursor: null },
+      read_resource: () => ({
+        // 'Hello, World! This is a plain text blob in base64.' — 51 bytes, sent as a blob.
+        value: { contents: [{ uri: 'demo://resource/static/text/1', mimeType: 'text/plain', blob: btoa('Hello, World! This is a plain text blob in base64.') }] },
+        cut: null,
+      }),
+    });
+    const hub = new HubStore();
+    await hub.start();
+    render(ResourcesPanel, { hub, server: 'ev' });
+    const user = userEvent.setup();
+    const row = await screen.findByRole('button', { name: /^Blob/ });
+    expect(row.querySelectorAll('wbr').length).toBeGreaterThan(2);
+    await user.click(row);
+    const article = await screen.findByRole('article', { name: 'Contents of demo://resource/static/text/1' });
+    expect(article.querySelector('pre')).toHaveTextContent('Hello, World! This is a plain text blob in base64.');
+    expect(article).not.toHaveTextContent('not previewed');
+    expect(screen.getByRole('button', { name: 'Save to file…' })).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: /demo:\/\/x\/\{id\}/ }));
+    expect(screen.queryByRole('button', { name: 'Save to file…' })).toBeNull();
+    expect(screen.queryByRole('article')).toBeNull();
+  });
+
   // server-everything's resources, as far as these tests need them.
   const DYNAMIC = 'demo://resource/dynamic/text/{resourceId}';
   const text = (uri: string, body: string) => ({ value: { contents: [{ uri, mimeType: 'text/plain', text: body }] }, cut: null });
