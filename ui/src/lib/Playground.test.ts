@@ -199,6 +199,18 @@ describe('the playground', () => {
     expect(JSON.parse(copied()[2] as string)).toEqual(answer);
   });
 
+  it('says when a copied block holds characters nobody can see', async () => {
+    const { backend, finish } = await setup({ copy_text: () => null });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /echo/ }));
+    await user.type(screen.getByLabelText(/message/), 'hi');
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    finish({ call_id: 'call-1', server: 'ev', tool: 'echo', outcome: 'ok', duration_ms: 3, duration_us: 3000, result: { content: [{ type: 'text', text: 'ls \u001b[2K\u202erm -rf' }] } });
+    await user.click(await screen.findByRole('button', { name: 'Copy content[0]' }));
+    expect(backend.calls.find((c) => c.cmd === 'copy_text')?.args.text).toBe('ls \u001b[2K\u202erm -rf');
+    expect(await screen.findByText(/It holds 2 invisible or control characters/)).toBeVisible();
+  });
+
   it('tells a tool that answered with isError apart from a call that failed', async () => {
     const { finish } = await setup();
     const user = userEvent.setup();

@@ -61,4 +61,16 @@ describe('explain', () => {
     expect(e.sentence).toMatch(/\.$/);
     expect(e.details).toContain('rmcp::transport');
   });
+
+  it('lets no server words speak in its voice, and reads a huge hostile message quickly', () => {
+    // A refusal that quotes "401" and "certificate" is the server's text, not our diagnosis.
+    const refusal = explain("server 'x' refused the call to 'echo': status 401: bad certificate");
+    expect(refusal.kind).toBe('other');
+    // The last line a crashed server printed is quoted, whatever it says.
+    expect(explain("server 'x' exited with status 2: command 'rm' was not found").kind).toBe('exited');
+    // Bounded work on a message a hostile server padded (quadratic patterns would take minutes).
+    const padded = explain(`server 'x': the MCP handshake failed: JSON-RPC error: ${'['.repeat(400_000)}`);
+    expect(padded.details.length).toBeGreaterThan(400_000);
+    expect(padded.sentence.length).toBeLessThan(260);
+  });
 });

@@ -31,20 +31,27 @@ export interface Where {
   command?: string | null;
 }
 
+/** How much of a message is read to classify it: the engine's own words come first. */
+const READ = 4096;
+
 export function explain(message: string, where: Where = {}): Explained {
   const details = message.trim();
   const said = (kind: ErrorKind, sentence: string): Explained => ({ kind, sentence, details });
-  const m = details;
+  // Only what Patchbay wrote picks the sentence: text a server sent (a refusal, its last line
+  // of output) is quoted, never read for "401" or "certificate" that would speak in our voice.
+  const m = ours(details.slice(0, READ));
   const address = hostPort(where.url) ?? /\b((?:\d{1,3}\.){3}\d{1,3}:\d+|\[[0-9a-f:]+\]:\d+|localhost:\d+)\b/i.exec(m)?.[1];
   const host = hostOf(where.url) ?? address?.replace(/:\d+$/, '');
 
   let found: RegExpExecArray | null;
-  if ((found = /command '([^']+)' was not found/i.exec(m))) {
-    return said('command_not_found', `The program “${found[1]}” was not found — check the command, or give its full path.`);
-  }
-  if ((found = /(exited with status -?\d+|was killed by signal \d+)(?::\s*(.+))?/i.exec(m))) {
+  // Before anything else: the rest of the line is the server's own output.
+  if ((found = /(exited with status -?\d{1,6}|was killed by signal \d{1,3})(?::\s*([^\n]{1,400}))?/i.exec(details.slice(0, READ)))) {
     const last = found[2]?.trim();
     return said('exited', `The server ${found[1]}${last ? `, saying “${shorten(last, 120)}”` : ''} — its output is under Details.`);
+  }
+  if (/refused the call to '/.test(m)) return said('other', sentence(plain(m)));
+  if ((found = /command '([^']{1,300})' was not found/i.exec(m))) {
+    return said('command_not_found', `The program “${found[1]}” was not found — check the command, or give its full path.`);
   }
   if (/connection refused|os error 111|econnrefused/i.test(m)) {
     return said('refused', `Nothing is listening on ${address ?? 'that address'} — is the server running?`);
@@ -60,7 +67,7 @@ export function explain(message: string, where: Where = {}): Explained {
   if (status === 403) return said('forbidden', 'The server refused access (403) — your login may lack a permission; ask its administrator.');
   if (status === 404) return said('not_found', 'Nothing is at that address (404) — check the URL’s path (it often ends in /mcp).');
   if (status !== null && status >= 500) return said('server_failed', `The server failed (HTTP ${status}) — its own logs say why; try again later.`);
-  if (/timed out|did not answer .* within|deadline has elapsed|no answer within/i.test(m)) {
+  if (/timed out|did not answer .{0,200}? within|deadline has elapsed|no answer within/i.test(m)) {
     return said('timeout', 'The server did not answer in time — it may be busy or stuck; try again, or give it a longer request timeout.');
   }
   if (/not mcp on stdout|expected value at line|invalid json|eof while parsing|unexpected character/i.test(m)) {
@@ -96,11 +103,19 @@ function hostOf(url?: string | null): string | undefined {
   }
 }
 
-/** Drops what only Rust's insides say: type paths in brackets, and wrapper words. */
+/** The part of a message Patchbay wrote: up to where it quotes what the server said. */
+function ours(m: string): string {
+  const quoted = m.search(/refused the call to '[^']{0,200}': |JSON-RPC error: /);
+  return quoted < 0 ? m : m.slice(0, quoted + 40);
+}
+
+/** Drops what only Rust's insides say: type paths in brackets, and wrapper words. (Bounded
+ * patterns: a message may be long and hostile.) */
 function plain(m: string): string {
   return m
-    .replace(/\[[^\]]*::[^\]]*\]/g, '')
-    .replace(/\b[\w]+(?:::[\w<>]+)+(?:<[^>]*>)?/g, '')
+    .slice(0, READ)
+    .replace(/\[[^\][]{0,300}::[^\][]{0,300}\]/g, '')
+    .replace(/\b\w{1,80}(?:::[\w<>]{1,80}){1,20}(?:<[^>]{0,300}>)?/g, '')
     .replace(/\s{2,}/g, ' ')
     .trim();
 }

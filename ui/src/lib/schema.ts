@@ -277,7 +277,6 @@ function scalar(f: Field, text: string): { value: unknown } | { error: string } 
       const length = [...text].length;
       if (f.minLength !== undefined && length < f.minLength) return { error: `at least ${f.minLength} characters` };
       if (f.maxLength !== undefined && length > f.maxLength) return { error: `at most ${f.maxLength} characters` };
-      if (f.pattern !== undefined && !matches(f.pattern, text)) return { error: `must match ${f.pattern}` };
       return { value: text };
     }
     case 'boolean':
@@ -319,16 +318,6 @@ export function extraArgs(fields: Field[], args: Record<string, unknown>): Recor
   return Object.fromEntries(Object.entries(args).filter(([k]) => !shown.has(k)));
 }
 
-/** A schema `pattern` (ECMA 262, as JSON Schema says) tested on `text`; a pattern that is not
- * a valid expression checks nothing (the server will say). */
-function matches(pattern: string, text: string): boolean {
-  try {
-    return new RegExp(pattern, 'u').test(text);
-  } catch {
-    return true;
-  }
-}
-
 /** What a field accepts, in words (shown under its label): range, length, pattern. */
 export function limits(f: Field): string | null {
   const parts: string[] = [];
@@ -342,7 +331,9 @@ export function limits(f: Field): string | null {
     if (f.minLength !== undefined && f.maxLength !== undefined) parts.push(`${f.minLength} to ${f.maxLength} characters`);
     else if (f.minLength !== undefined) parts.push(`at least ${f.minLength} characters`);
     else if (f.maxLength !== undefined) parts.push(`at most ${f.maxLength} characters`);
-    if (f.pattern !== undefined) parts.push(`matching ${f.pattern}`);
+    // Shown, not run here: a hostile pattern can take the window's thread for minutes
+    // (catastrophic backtracking); the server checks it.
+    if (f.pattern !== undefined) parts.push(`matching ${f.pattern.length > 120 ? `${f.pattern.slice(0, 119)}…` : f.pattern} (the server checks this)`);
     if (f.format !== undefined) parts.push(`format: ${f.format}`);
   } else if (f.kind === 'multi') {
     if (f.minItems !== undefined && f.maxItems !== undefined) parts.push(`choose ${f.minItems} to ${f.maxItems}`);

@@ -344,7 +344,8 @@ pub(crate) fn refused(ctx: &CallContext, req: &CallRequest, e: &rmcp::ErrorData)
     } else {
         format!(
             "server '{server}' refused the call to '{}': {}",
-            req.tool, e.message
+            req.tool,
+            crate::causes::bounded(&e.message, crate::causes::SERVER_TEXT)
         )
     };
     (CallOutcome::Failed, None, Some(message))

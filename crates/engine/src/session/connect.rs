@@ -89,7 +89,10 @@ pub fn exit_message(server: &str, status: Option<ExitStatus>, last_line: Option<
         None => "closed its connection".to_string(),
     };
     match last_line {
-        Some(line) => format!("server '{server}' {how}: {line}"),
+        Some(line) => format!(
+            "server '{server}' {how}: {}",
+            crate::causes::bounded(&line, crate::causes::SERVER_TEXT)
+        ),
         None => format!("server '{server}' {how}"),
     }
 }
