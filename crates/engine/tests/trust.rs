@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use patchbay_engine::config::MASK;
-use patchbay_engine::{HubError, ServerDef, ServerState, TransportDef};
+use patchbay_engine::{HubError, ImportChoices, ServerDef, ServerState, TransportDef};
 
-use common::{hub, marker, processes_with_marker, stdio_def, text_of};
+use common::{http_def, hub, marker, processes_with_marker, stdio_def, text_of};
 
 /// Every byte of the data dir's database files, for "is this text anywhere on disk".
 fn database_bytes(dir: &std::path::Path) -> Vec<u8> {
@@ -531,5 +531,72 @@ async fn a_locked_vault_is_found_before_the_browser_opens() {
         !dir.path().join("vault.key").exists(),
         "no new key was made"
     );
+    hub.shutdown().await;
+}
+
+/// An import with a name already taken: nothing is lost, the person renames or skips, and what
+/// is added is exactly their choice; a refused try leaves the preview for the next one.
+#[tokio::test]
+async fn an_import_adds_under_the_names_the_person_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    hub.add_server(http_def("alpha", "http://127.0.0.1:9/mcp"))
+        .await
+        .unwrap();
+    let file = dir.path().join("claude_desktop_config.json");
+    std::fs::write(
+        &file,
+        r#"{"mcpServers": {
+            "alpha": {"type": "http", "url": "https://a.example/mcp"},
+            "beta": {"type": "http", "url": "https://b.example/mcp"},
+            "gamma": {"type": "http", "url": "https://c.example/mcp"}}}"#,
+    )
+    .unwrap();
+    let preview = hub.preview_import(&file, false).await.unwrap();
+    let exists = |n: &str| {
+        preview
+            .servers
+            .iter()
+            .find(|s| s.def.name == n)
+            .unwrap()
+            .exists
+    };
+    assert!(exists("alpha") && !exists("beta"));
+
+    // As the file has it: refused at the name, and the preview is still there.
+    let err = hub.apply_import(&preview.id, false).await.unwrap_err();
+    assert!(err.to_string().contains("'alpha' already exists"), "{err}");
+    assert_eq!(err.field(), Some("name"));
+    // Renamed onto another of the file's servers: refused too.
+    let clash = ImportChoices {
+        rename: [("alpha".to_string(), "beta".to_string())].into(),
+        skip: vec![],
+    };
+    let err = hub
+        .apply_import_as(&preview.id, false, &clash)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("'beta' already exists"), "{err}");
+
+    // Renamed, one skipped: exactly that is added, and the server already there is untouched.
+    let choices = ImportChoices {
+        rename: [("alpha".to_string(), "alpha-2".to_string())].into(),
+        skip: vec!["gamma".to_string()],
+    };
+    let added = hub
+        .apply_import_as(&preview.id, false, &choices)
+        .await
+        .unwrap();
+    let names: Vec<&str> = added.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["alpha-2", "beta"]);
+    let url = |n: &str| hub.server(n).unwrap().remote_url().unwrap().to_string();
+    assert_eq!(url("alpha"), "http://127.0.0.1:9/mcp");
+    assert_eq!(url("alpha-2"), "https://a.example/mcp");
+    assert!(hub.server("gamma").is_err());
+    // Used once.
+    assert!(matches!(
+        hub.apply_import_as(&preview.id, false, &choices).await,
+        Err(HubError::NoImport(_))
+    ));
     hub.shutdown().await;
 }

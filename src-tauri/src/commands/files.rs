@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use patchbay_engine::{Export, Hub, ImportPreview, ServerDef};
+use patchbay_engine::{Export, Hub, ImportChoices, ImportPreview, ServerDef};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
@@ -60,15 +60,17 @@ pub fn reveal_import(hub: State<'_, Hub>, id: String) -> Result<ImportPreview> {
     Ok(hub.reveal_import(&id, true)?)
 }
 
-/// Adds exactly the previewed import `id`: disabled and waiting for review, or (`start`: the
-/// person has read what each runs and said yes) as the file has them, started.
+/// Adds exactly the previewed import `id`, renamed and skipped as the person chose: disabled
+/// and waiting for review, or (`start`: the person has read what each runs and said yes) as the
+/// file has them, started. A taken name is refused at the name field, the preview kept.
 #[tauri::command]
 pub async fn import_servers(
     hub: State<'_, Hub>,
     id: String,
     start: bool,
+    choices: ImportChoices,
 ) -> Result<Vec<ServerDef>> {
-    let added = hub.apply_import(&id, start).await?;
+    let added = hub.apply_import_as(&id, start, &choices).await?;
     // A server the file marked disabled stays disabled.
     for def in added.iter().filter(|d| d.enabled) {
         let _ = hub.connect(&def.name);

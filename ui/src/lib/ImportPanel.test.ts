@@ -50,6 +50,7 @@ function setup(exists = false) {
     preview_import: () => preview(false, exists),
     reveal_import: () => preview(true, exists),
     import_servers: () => preview().servers.map((s) => s.def),
+    list_servers: () => (exists ? [{ name: 'fs' }] : []),
   });
   const onimported = vi.fn();
   render(ImportPanel, { onimported, oncancel: () => {} });
@@ -106,7 +107,7 @@ describe('import', () => {
     // The safe one comes first.
     expect(safe.compareDocumentPosition(start) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
     await user.click(safe);
-    expect(backend.calls.filter((c) => c.cmd === 'import_servers').map((c) => c.args)).toEqual([{ id: 'imp-1', start: false }]);
+    expect(backend.calls.filter((c) => c.cmd === 'import_servers').map((c) => c.args)).toEqual([{ id: 'imp-1', start: false, choices: { rename: {}, skip: [] } }]);
     expect(onimported).toHaveBeenCalledWith(expect.stringMatching(/Added 2 servers, turned off/));
   });
 
@@ -116,16 +117,34 @@ describe('import', () => {
     const start = await screen.findByRole('button', { name: 'Add and start' });
     expect(start).toHaveAccessibleDescription(/read what each one runs/);
     await user.click(start);
-    expect(backend.calls.filter((c) => c.cmd === 'import_servers').map((c) => c.args)).toEqual([{ id: 'imp-1', start: true }]);
+    expect(backend.calls.filter((c) => c.cmd === 'import_servers').map((c) => c.args)).toEqual([{ id: 'imp-1', start: true, choices: { rename: {}, skip: [] } }]);
     expect(onimported).toHaveBeenCalledWith('Added and started 2 servers.');
   });
 
-  it('says which name is taken, and adds nothing while it is', async () => {
-    const { user } = setup(true);
+  it('marks a taken name, adds nothing while it is, and lets the person rename or skip', async () => {
+    const { backend, user } = setup(true);
     await user.click(screen.getByRole('button', { name: 'Choose file…' }));
-    expect(await screen.findByText('A server named fs exists already — rename or remove it first.')).toBeInTheDocument();
+    const name = (await screen.findAllByRole('textbox', { name: 'Add as' }))[0];
+    expect(name).toHaveAccessibleDescription('A server named fs exists already: choose another name, or skip it.');
+    expect(name).toHaveAttribute('aria-invalid', 'true');
     expect(screen.getByRole('button', { name: 'Add without starting' })).toBeDisabled();
     expect(screen.getByRole('button', { name: 'Add and start' })).toBeDisabled();
+    // Renamed onto the file's other server: still a clash.
+    await user.clear(name);
+    await user.type(name, 'remote');
+    expect(name).toHaveAccessibleDescription(/Another server of this file is added as remote/);
+    await user.clear(name);
+    await user.type(name, 'fs-work');
+    expect(screen.getByRole('button', { name: 'Add without starting' })).toBeEnabled();
+    // Skipping the other one: exactly these choices go to the engine.
+    await user.click(screen.getAllByRole('checkbox', { name: 'Skip it' })[1]);
+    expect(screen.getByText('1 of 2 to add.')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Add without starting' }));
+    expect(backend.calls.find((c) => c.cmd === 'import_servers')?.args).toEqual({
+      id: 'imp-1',
+      start: false,
+      choices: { rename: { fs: 'fs-work' }, skip: ['remote'] },
+    });
   });
 
   it('shows why a file cannot be read, and a changed path needs a new preview', async () => {

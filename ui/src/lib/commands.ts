@@ -7,6 +7,7 @@ import type { CallReport } from './bindings/CallReport';
 import type { Doctor } from './bindings/Doctor';
 import type { EventBatch } from './bindings/EventBatch';
 import type { Export } from './bindings/Export';
+import type { ImportChoices } from './bindings/ImportChoices';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { JsonValue } from './bindings/serde_json/JsonValue';
 import type { LaunchPlan } from './bindings/LaunchPlan';
@@ -148,11 +149,12 @@ export const commands = {
   revealImport: (id: string): Promise<ImportPreview> =>
     invoke<ImportPreview>('reveal_import', { id }),
   /**
-   * Adds exactly the previewed import `id`: disabled and waiting for review, or (`start`: the
-   * person has read what each runs and said yes) as the file has them, started.
+   * Adds exactly the previewed import `id`, renamed and skipped as the person chose: disabled
+   * and waiting for review, or (`start`: the person has read what each runs and said yes) as the
+   * file has them, started. A taken name is refused at the name field, the preview kept.
    */
-  importServers: (id: string, start: boolean): Promise<ServerDef[]> =>
-    invoke<ServerDef[]>('import_servers', { id, start }),
+  importServers: (id: string, start: boolean, choices: ImportChoices): Promise<ServerDef[]> =>
+    invoke<ServerDef[]>('import_servers', { id, start, choices }),
   /**
    * Every server in Claude Desktop's `mcpServers` shape, for the clipboard; env and header
    * values only when the person asked for them.

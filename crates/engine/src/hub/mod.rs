@@ -7,7 +7,7 @@ mod servers;
 
 pub use doctor::{Doctor, VaultReset};
 pub use requests::StartedCall;
-pub use servers::{ImportPreview, ImportedServer};
+pub use servers::{ImportChoices, ImportPreview, ImportedServer};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

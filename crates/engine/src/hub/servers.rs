@@ -6,12 +6,12 @@
 //! and shown masked; their env and header values are sealed in the store (`definitions.rs`)
 //! and come back only through `reveal_server` and to the session that starts the server.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Hub, HubError};
 use crate::config::{self, Export, LaunchPlan, RootDef, ServerDef};
@@ -45,6 +45,43 @@ pub struct ImportedServer {
     pub launch: Option<LaunchPlan>,
     /// A server of this name is already configured (the import would be refused).
     pub exists: bool,
+}
+
+/// What the person chose for the servers of an import: each is added under the name the file
+/// gives it, unless renamed here, or left out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ImportChoices {
+    /// The file's name → the name to add the server under.
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    /// The file's names of the servers not to add.
+    #[serde(default)]
+    pub skip: Vec<String>,
+}
+
+impl ImportChoices {
+    /// The servers to add, renamed and without the skipped ones; a name used twice (by the
+    /// file's servers as renamed) is refused.
+    fn apply(&self, servers: Vec<ServerDef>) -> Result<Vec<ServerDef>, HubError> {
+        let mut names = HashSet::new();
+        let mut out = Vec::with_capacity(servers.len());
+        for mut def in servers {
+            if self.skip.contains(&def.name) {
+                continue;
+            }
+            if let Some(new) = self.rename.get(&def.name) {
+                def.name = new.trim().to_string();
+            }
+            if !names.insert(def.name.clone()) {
+                return Err(HubError::Store(crate::store::StoreError::Duplicate(
+                    def.name,
+                )));
+            }
+            out.push(def);
+        }
+        Ok(out)
+    }
 }
 
 /// Parsed imports waiting for the person's word, by id.
@@ -411,13 +448,39 @@ impl Hub {
     /// yes), each is added as the file has it (enabled unless it says disabled) and reviewed.
     /// Returns what was added, masked.
     pub async fn apply_import(&self, id: &str, start: bool) -> Result<Vec<ServerDef>, HubError> {
+        self.apply_import_as(id, start, &ImportChoices::default())
+            .await
+    }
+
+    /// [`Hub::apply_import`] with the person's renames and skips. A name that is taken (here,
+    /// or twice in what would be added) or not valid is refused before the import is used, so
+    /// the person can change it and try again with the same preview.
+    pub async fn apply_import_as(
+        &self,
+        id: &str,
+        start: bool,
+        choices: &ImportChoices,
+    ) -> Result<Vec<ServerDef>, HubError> {
+        let (_, listed, _) = self
+            .inner
+            .imports
+            .get(id)
+            .ok_or_else(|| HubError::NoImport(id.into()))?;
+        for def in choices.apply(listed)? {
+            def.validate()?;
+            if self.inner.store.get_server(&def.name).await?.is_some() {
+                return Err(HubError::Store(crate::store::StoreError::Duplicate(
+                    def.name,
+                )));
+            }
+        }
         let import = self
             .inner
             .imports
             .take(id)
             .ok_or_else(|| HubError::NoImport(id.into()))?;
-        let defs: Vec<ServerDef> = import
-            .servers
+        let defs: Vec<ServerDef> = choices
+            .apply(import.servers)?
             .into_iter()
             .map(|mut def| {
                 if !start {
