@@ -337,6 +337,7 @@ describe('Patchbay', () => {
     await $('li[data-server="protected"] button.name').click();
     await $('button[data-tool="echo"]').waitForDisplayed();
     await shot('servers');
+    await $('li[data-server="protected"]').$('button[aria-label="More actions"]').click();
     await $('li[data-server="protected"]').$('button=Log out').click();
     await waitForState('protected', 'needs_auth');
   });

@@ -35,6 +35,25 @@ describe('the server list', () => {
     expect(within(screen.getByRole('group', { name: 'Actions for alpha' })).queryByRole('button', { name: 'Log in' })).toBeNull();
   });
 
+  it('keeps each row short: one action the state calls for, the rest behind More', async () => {
+    const { hub } = setup();
+    await hub.start();
+    const alpha = await screen.findByRole('group', { name: 'Actions for alpha' });
+    // Connected: nothing calls for action, so only More.
+    expect(within(alpha).getAllByRole('button').map((b) => b.textContent)).toEqual(['⋯']);
+    const beta = screen.getByRole('group', { name: 'Actions for beta' });
+    expect(within(beta).getAllByRole('button').map((b) => b.getAttribute('aria-label') ?? b.textContent)).toEqual(['Log in', 'More actions']);
+    const user = userEvent.setup();
+    const more = within(alpha).getByRole('button', { name: 'More actions' });
+    expect(more).toHaveAttribute('aria-expanded', 'false');
+    await user.click(more);
+    expect(more).toHaveAttribute('aria-expanded', 'true');
+    expect(within(alpha).getAllByRole('button').map((b) => b.textContent)).toEqual(['⋯', 'Reconnect', 'Disable', 'Edit', 'Remove']);
+    // One row's menu at a time.
+    await user.click(within(beta).getByRole('button', { name: 'More actions' }));
+    expect(more).toHaveAttribute('aria-expanded', 'false');
+  });
+
   it('changes a badge live as state events arrive, with the error and when it retries', async () => {
     const { backend, hub } = setup();
     await hub.start();
@@ -54,6 +73,7 @@ describe('the server list', () => {
     await hub.start();
     const group = await screen.findByRole('group', { name: 'Actions for alpha' });
     const user = userEvent.setup();
+    await user.click(within(group).getByRole('button', { name: 'More actions' }));
     for (let i = 0; i < 5; i++) await user.click(within(group).getByRole('button', { name: 'Reconnect' }));
     expect(backend.calls.filter((c) => c.cmd === 'reconnect').map((c) => c.args.name)).toEqual(Array(5).fill('alpha'));
   });
