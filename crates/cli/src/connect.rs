@@ -54,11 +54,18 @@ async fn connect_printing(hub: &Hub, out: Out, name: &str) -> Result<bool, HubEr
 }
 
 async fn connect(hub: &Hub, out: Out, name: &str) -> Result<u8, HubError> {
-    Ok(if connect_printing(hub, out, name).await? {
-        OK
-    } else {
-        CONNECTION
-    })
+    if !connect_printing(hub, out, name).await? {
+        return Ok(CONNECTION);
+    }
+    // Which revision it speaks, and so how Patchbay started the connection.
+    if let Some(spoke) = hub.details(name)?.spoke {
+        out.emit(
+            json!({"event": "protocol", "server": name, "era": spoke.era,
+                   "protocol_version": spoke.protocol_version}),
+            || format!("{name}: speaks {spoke}"),
+        );
+    }
+    Ok(OK)
 }
 
 async fn connect_all(hub: &Hub, out: Out) -> Result<u8, HubError> {

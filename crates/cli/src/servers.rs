@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use patchbay_engine::{Hub, HubError, Login, Secret, ServerDef, TransportDef};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::exit::{OK, USAGE};
 use crate::launch::launch_text;
@@ -153,9 +153,20 @@ pub async fn run(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubErro
                 } else {
                     view.def.clone()
                 };
+                let (era, version) = match &view.spoke {
+                    Some(spoke) => (json!(spoke.era), json!(spoke.protocol_version)),
+                    None => (Value::Null, Value::Null),
+                };
                 out.emit(
-                    json!({"event": "server", "server": def, "state": view.state, "login": view.login}),
-                    || server_line(&def, &view.login),
+                    json!({"event": "server", "server": def, "state": view.state, "login": view.login,
+                           "era": era, "protocol_version": version}),
+                    || {
+                        let mut line = server_line(&def, &view.login);
+                        if let Some(spoke) = &view.spoke {
+                            line.push_str(&format!(" — {spoke}"));
+                        }
+                        line
+                    },
                 );
             }
         }

@@ -33,17 +33,18 @@ fn servers_connect_tools_call_history() {
 
     let connect = cli(dir.path(), &["--json", "connect", "every"]);
     assert_eq!(connect.status.code(), Some(0));
-    let states: Vec<_> = lines(&connect)
+    let connect = lines(&connect);
+    let states: Vec<_> = connect
         .iter()
-        .map(|l| (l["event"].clone(), l["state"].clone()))
+        .filter(|l| l["event"] == "state")
+        .map(|l| l["state"].clone())
         .collect();
-    assert_eq!(
-        states,
-        vec![
-            (json!("state"), json!("connecting")),
-            (json!("state"), json!("connected"))
-        ]
-    );
+    assert_eq!(states, vec![json!("connecting"), json!("connected")]);
+    // Then which revision it spoke: server-everything is of the 2025 era (initialize).
+    let spoke = connect.last().unwrap();
+    assert_eq!(spoke["event"], "protocol");
+    assert_eq!(spoke["era"], "session");
+    assert_eq!(spoke["protocol_version"], "2025-11-25");
 
     let tools = lines(&cli(dir.path(), &["--json", "tools", "every"]));
     let echo = tools

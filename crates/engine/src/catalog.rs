@@ -5,12 +5,15 @@
 //! JSON too, because rmcp's parameter types are non-exhaustive.
 
 use rmcp::model::{
-    CompleteRequestParams, GetPromptRequestParams, PaginatedRequestParams,
-    ReadResourceRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+    CompleteRequestParams, GetPromptRequestParams, GetPromptResponse, InputResponses,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::session::Round;
 
 /// One page of a list; `next_cursor` asks for the next one.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +43,13 @@ pub enum CatalogError {
     Service(#[from] ServiceError),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Why a request a 2025-era server offers does not apply to this one.
+pub(crate) fn not_in_this_era(what: &str) -> CatalogError {
+    CatalogError::Invalid(format!(
+        "{what} does not apply: the server speaks MCP 2026-07-28, which removed it"
+    ))
 }
 
 /// A request's parameters, built from JSON (rmcp's parameter types are non-exhaustive).
@@ -82,20 +92,40 @@ pub async fn list(
     })
 }
 
-/// `resources/read`: the contents, text or base64 blob, as the server sent them.
-pub async fn read(peer: &Peer<RoleClient>, uri: &str) -> Result<Value, CatalogError> {
-    let p: ReadResourceRequestParams = params(json!({ "uri": uri }))?;
-    Ok(to_json(peer.read_resource(p).await?))
+/// `resources/read`: the contents, text or base64 blob, as the server sent them; or, from a
+/// 2026-07-28 server, what it needs first (`responses` and `state` answer an earlier round).
+pub(crate) async fn read(
+    peer: &Peer<RoleClient>,
+    uri: &str,
+    responses: Option<InputResponses>,
+    state: Option<String>,
+) -> Result<Round<Value>, CatalogError> {
+    let mut p: ReadResourceRequestParams = params(json!({ "uri": uri }))?;
+    p.input_responses = responses;
+    p.request_state = state;
+    Ok(match peer.read_resource_once(p).await? {
+        ReadResourceResponse::Complete(r) => Round::Done(to_json(r)),
+        ReadResourceResponse::InputRequired(asked) => Round::Input(asked),
+        _ => return Err(ServiceError::UnexpectedResponse.into()),
+    })
 }
 
-/// `prompts/get` with the person's argument values.
-pub async fn get_prompt(
+/// `prompts/get` with the person's argument values; rounds as for `read`.
+pub(crate) async fn get_prompt(
     peer: &Peer<RoleClient>,
     name: &str,
     arguments: serde_json::Map<String, Value>,
-) -> Result<Value, CatalogError> {
-    let p: GetPromptRequestParams = params(json!({ "name": name, "arguments": arguments }))?;
-    Ok(to_json(peer.get_prompt(p).await?))
+    responses: Option<InputResponses>,
+    state: Option<String>,
+) -> Result<Round<Value>, CatalogError> {
+    let mut p: GetPromptRequestParams = params(json!({ "name": name, "arguments": arguments }))?;
+    p.input_responses = responses;
+    p.request_state = state;
+    Ok(match peer.get_prompt_once(p).await? {
+        GetPromptResponse::Complete(r) => Round::Done(to_json(r)),
+        GetPromptResponse::InputRequired(asked) => Round::Input(asked),
+        _ => return Err(ServiceError::UnexpectedResponse.into()),
+    })
 }
 
 /// What a completion may complete: a prompt's argument or a resource template's variable.
@@ -126,6 +156,9 @@ pub async fn complete(
 /// `resources/subscribe` / `unsubscribe`; updates arrive as `resource_updated` events.
 #[allow(deprecated)]
 pub async fn subscribe(peer: &Peer<RoleClient>, uri: &str, on: bool) -> Result<(), CatalogError> {
+    if crate::session::stateless(peer) {
+        return Err(not_in_this_era("resources/subscribe"));
+    }
     if on {
         let p: SubscribeRequestParams = params(json!({ "uri": uri }))?;
         peer.subscribe(p).await?;

@@ -40,5 +40,6 @@ pub use notices::Notice;
 pub use preview::{Preview, preview};
 pub use sampling::SamplingAnswer;
 pub use server_controls::LogLevel;
+pub use session::{Era, Spoken};
 pub use store::{CallOutcome, CallRecord};
 pub use vault::{KeyBackend, Secret};

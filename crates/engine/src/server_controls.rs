@@ -1,14 +1,18 @@
 //! Requests about the connection rather than what the server offers: the level of the log
-//! messages it sends (`logging/setLevel`) and a `ping`.
+//! messages it sends (`logging/setLevel`) and a `ping`. The 2026-07-28 revision removed both
+//! (and `resources/subscribe`): to such a server the round trip is timed with `server/discover`,
+//! which every server of that era answers and which changes nothing, and the log level is
+//! refused with the reason.
 
 use std::time::{Duration, Instant};
 
-use rmcp::model::{ClientRequest, PingRequest, ServerResult};
+use rmcp::model::ServerResult;
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::catalog::{CatalogError, params};
+use crate::catalog::{CatalogError, not_in_this_era, params};
+use crate::session::{are_you_there, stateless};
 
 /// The levels of `logging/setLevel`, as MCP names them (RFC 5424's, least severe first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,22 +60,22 @@ impl std::str::FromStr for LogLevel {
     }
 }
 
-/// `logging/setLevel`. (Deprecated in rmcp for the 2026 protocol; servers of today use it.)
+/// `logging/setLevel`. (Deprecated in rmcp for the 2026 protocol; 2025-era servers use it.)
 #[allow(deprecated)]
 pub async fn set_level(peer: &Peer<RoleClient>, level: LogLevel) -> Result<(), CatalogError> {
+    if stateless(peer) {
+        return Err(not_in_this_era("setting the log level"));
+    }
     let p: rmcp::model::SetLevelRequestParams = params(json!({ "level": level }))?;
     peer.set_level(p).await?;
     Ok(())
 }
 
-/// `ping`, timed from sending to the answer.
+/// The round trip of `are_you_there`, timed from sending to the answer.
 pub async fn ping(peer: &Peer<RoleClient>) -> Result<Duration, CatalogError> {
     let started = Instant::now();
-    match peer
-        .send_request(ClientRequest::PingRequest(PingRequest::default()))
-        .await?
-    {
-        ServerResult::EmptyResult(_) => Ok(started.elapsed()),
+    match peer.send_request(are_you_there(peer)).await? {
+        ServerResult::EmptyResult(_) | ServerResult::DiscoverResult(_) => Ok(started.elapsed()),
         _ => Err(CatalogError::Service(ServiceError::UnexpectedResponse)),
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, EventBus};
-use crate::session::Session;
+use crate::session::{Round, Session, Stopped};
 use crate::store::{CallOutcome, CallRecord, Store};
 
 /// What to call.
@@ -225,7 +225,6 @@ async fn exchange(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Ending {
-    let server = &req.server;
     let peer = tokio::select! {
         ready = ctx.session.ready_peer(timeout) => match ready {
             Ok(peer) => peer,
@@ -238,8 +237,43 @@ async fn exchange(
     if req.task {
         return tasks::exchange_task(ctx, peer, call_id, req, timeout, cancel).await;
     }
-    let mut params = CallToolRequestParams::new(req.tool.clone());
-    params.arguments = req.arguments.clone();
+    let peer = &peer;
+    let mut base = CallToolRequestParams::new(req.tool.clone());
+    base.arguments = req.arguments.clone();
+    // A 2026-07-28 server may answer `input_required`: the person answers, and the call goes
+    // again. The idle timeout runs per round; the person's time to answer is not the server's.
+    let rounds = ctx
+        .session
+        .with_input(cancel, |responses, state| {
+            let mut params = base.clone();
+            params.input_responses = responses;
+            params.request_state = state;
+            one_round(ctx, peer, call_id, req, params, timeout, cancel)
+        })
+        .await;
+    match rounds {
+        Ok(ending) => ending,
+        Err(Stopped::Cancelled) => (
+            CallOutcome::Cancelled,
+            None,
+            Some("cancelled by the user".into()),
+        ),
+        Err(stopped) => (CallOutcome::Failed, None, Some(stopped.to_string())),
+    }
+}
+
+/// One `tools/call` request (a new JSON-RPC id and progress token each round), to its result,
+/// its `input_required`, or its end by cancel, timeout or a lost connection.
+async fn one_round(
+    ctx: &CallContext,
+    peer: &rmcp::Peer<rmcp::RoleClient>,
+    call_id: &str,
+    req: &CallRequest,
+    params: CallToolRequestParams,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Round<Ending> {
+    let server = &req.server;
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
     let handle = match peer
         .send_cancellable_request(request, PeerRequestOptions::no_options())
@@ -248,7 +282,7 @@ async fn exchange(
         Ok(h) => h,
         Err(e) => {
             ctx.session.request_failed(&e);
-            return (CallOutcome::Failed, None, Some(lost(server, &e)));
+            return Round::Done((CallOutcome::Failed, None, Some(lost(server, &e))));
         }
     };
     let (nudge_tx, mut nudge_rx) = mpsc::unbounded_channel();
@@ -273,28 +307,28 @@ async fn exchange(
             Some(()) = nudge_rx.recv() => deadline.as_mut().reset(tokio::time::Instant::now() + timeout),
             _ = &mut deadline => {
                 inbox.unregister_call(&token);
-                send_cancelled(&peer, request_id, "timed out").await;
-                return (
+                send_cancelled(peer, request_id, "timed out").await;
+                return Round::Done((
                     CallOutcome::TimedOut,
                     None,
                     Some(format!(
                         "server '{server}' sent no result or progress for {}s; the call was cancelled (raise the timeout with --timeout)",
                         timeout.as_secs_f64()
                     )),
-                );
+                ));
             }
         }
     };
     inbox.unregister_call(&token);
     let Some(answer) = answer else {
-        send_cancelled(&peer, request_id, "cancelled by the user").await;
-        return (
+        send_cancelled(peer, request_id, "cancelled by the user").await;
+        return Round::Done((
             CallOutcome::Cancelled,
             None,
             Some("cancelled by the user".into()),
-        );
+        ));
     };
-    match answer {
+    Round::Done(match answer {
         Ok(Ok(ServerResult::CallToolResult(result))) => {
             let outcome = if result.is_error == Some(true) {
                 CallOutcome::ToolError
@@ -303,6 +337,7 @@ async fn exchange(
             };
             (outcome, serde_json::to_value(&result).ok(), None)
         }
+        Ok(Ok(ServerResult::InputRequiredResult(asked))) => return Round::Input(asked),
         Ok(Ok(other)) => (
             CallOutcome::Failed,
             serde_json::to_value(&other).ok(),
@@ -313,7 +348,7 @@ async fn exchange(
         Ok(Err(ServiceError::McpError(e))) => refused(ctx, req, &e),
         Ok(Err(e)) => broken(ctx, server, &e),
         Err(_) => gone(ctx),
-    }
+    })
 }
 
 /// The server answered the call with an error. -32042 means it needs the person to open a link

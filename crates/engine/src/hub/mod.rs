@@ -22,7 +22,7 @@ use crate::calls::RunningCalls;
 use crate::config::{self, ConfigError, ServerDef};
 use crate::definitions::{self, SecretsError};
 use crate::events::{Event, EventBus, ServerState};
-use crate::session::{Session, SessionTimings, Unavailable};
+use crate::session::{Session, SessionTimings, Spoken, Unavailable};
 use crate::store::{LoginState, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -118,9 +118,11 @@ impl HubOptions {
 pub struct ServerDetails {
     pub name: String,
     pub state: ServerState,
-    /// What `initialize` negotiated (protocol version, capabilities, server info,
-    /// instructions), while connected; MCP's own camelCase shape.
+    /// What the handshake (`initialize`, or `server/discover` from 2026-07-28) negotiated:
+    /// protocol version, capabilities, server info, instructions; MCP's own camelCase shape.
     pub initialize: Option<serde_json::Value>,
+    /// The revision and era the server spoke on its last connection in this run.
+    pub spoke: Option<Spoken>,
     /// The process id of a local server while it runs.
     pub pid: Option<u32>,
     /// The server's own output (stderr), oldest first.
@@ -136,6 +138,8 @@ pub struct ServerView {
     pub state: ServerState,
     /// Its saved login, for a remote server, as every process sees it.
     pub login: Login,
+    /// The revision and era it spoke on its last connection in this run.
+    pub spoke: Option<Spoken>,
 }
 
 /// A remote server's saved login, as the store tells it (no keyring needed).
@@ -333,7 +337,11 @@ impl Hub {
         Ok(defs
             .into_iter()
             .map(|def| {
-                let state = self.state(&def.name).unwrap_or(ServerState::Disconnected);
+                let snapshot = self.session(&def.name).ok().map(|s| s.snapshot());
+                let state = snapshot
+                    .as_ref()
+                    .map_or(ServerState::Disconnected, |s| s.state.clone());
+                let spoke = snapshot.and_then(|s| s.spoke());
                 let login = match logins.get(&def.name) {
                     _ if def.remote_url().is_none() => Login::None,
                     None => Login::None,
@@ -342,7 +350,12 @@ impl Hub {
                         reason: auth::refused_reason(why),
                     },
                 };
-                ServerView { def, state, login }
+                ServerView {
+                    def,
+                    state,
+                    login,
+                    spoke,
+                }
             })
             .collect())
     }
@@ -383,6 +396,7 @@ impl Hub {
                 .info
                 .as_deref()
                 .and_then(|info| serde_json::to_value(info).ok()),
+            spoke: snapshot.spoke(),
             pid: snapshot.pid,
             state: snapshot.state,
             log: session.log().lines(),

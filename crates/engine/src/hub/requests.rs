@@ -11,6 +11,7 @@ use super::{Hub, HubError};
 use crate::calls::{CallContext, CallReport, CallRequest, new_call_id, run_call};
 use crate::catalog::{self, CatalogError, CompletionTarget, Listing, Page};
 use crate::server_controls::{self, LogLevel};
+use crate::session::Round;
 use crate::store::CallRecord;
 
 /// A call that has been started; `finish` waits for its end.
@@ -99,9 +100,8 @@ impl Hub {
         name: &str,
         uri: &str,
     ) -> Result<serde_json::Value, HubError> {
-        let uri = uri.to_string();
-        self.on_peer(name, "reading the resource", |peer| async move {
-            catalog::read(&peer, &uri).await
+        self.on_peer_with_input(name, "reading the resource", |peer, responses, state| async move {
+            catalog::read(&peer, uri, responses, state).await
         })
         .await
     }
@@ -113,11 +113,66 @@ impl Hub {
         prompt: &str,
         arguments: serde_json::Map<String, serde_json::Value>,
     ) -> Result<serde_json::Value, HubError> {
-        let prompt = prompt.to_string();
-        self.on_peer(name, "getting the prompt", |peer| async move {
-            catalog::get_prompt(&peer, &prompt, arguments).await
-        })
+        let arguments = &arguments;
+        self.on_peer_with_input(
+            name,
+            "getting the prompt",
+            |peer, responses, state| async move {
+                catalog::get_prompt(&peer, prompt, arguments.clone(), responses, state).await
+            },
+        )
         .await
+    }
+
+    /// `on_peer` for a request a 2026-07-28 server may answer with `input_required`: each
+    /// round is bounded by the request timeout; the person's time to answer is not.
+    async fn on_peer_with_input<Fut>(
+        &self,
+        name: &str,
+        what: &str,
+        round: impl Fn(
+            rmcp::service::Peer<rmcp::service::RoleClient>,
+            Option<rmcp::model::InputResponses>,
+            Option<String>,
+        ) -> Fut,
+    ) -> Result<serde_json::Value, HubError>
+    where
+        Fut: Future<Output = Result<Round<serde_json::Value>, CatalogError>>,
+    {
+        let session = self.session(name)?;
+        let wait = Duration::from_secs(self.server(name)?.request_timeout_secs);
+        let peer = session.ready_peer(wait).await?;
+        let failed = |message: String| HubError::Request {
+            server: name.into(),
+            message: format!("{what} failed: {message}"),
+        };
+        // Nothing cancels these requests but their end; the token only closes open questions.
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let ended = session
+            .with_input(&cancel, |responses, state| {
+                let asked = round(peer.clone(), responses, state);
+                async move {
+                    match tokio::time::timeout(wait, asked).await {
+                        Ok(Ok(Round::Input(asked))) => Round::Input(asked),
+                        Ok(Ok(Round::Done(value))) => Round::Done(Ok(value)),
+                        Ok(Err(e)) => Round::Done(Err(e)),
+                        Err(_) => Round::Done(Err(CatalogError::Invalid(format!(
+                            "no answer within {}s",
+                            wait.as_secs()
+                        )))),
+                    }
+                }
+            })
+            .await;
+        match ended {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(CatalogError::Service(e))) => {
+                session.request_failed(&e);
+                Err(failed(e.to_string()))
+            }
+            Ok(Err(CatalogError::Invalid(message))) => Err(failed(message)),
+            Err(stopped) => Err(failed(stopped.to_string())),
+        }
     }
 
     /// `completion/complete`: suggestions for an argument as typed so far.
@@ -156,6 +211,12 @@ impl Hub {
         } else {
             "unsubscribing from the resource"
         };
+        let session = self.session(name)?;
+        if session.snapshot().spoke().map(|s| s.era) == Some(crate::session::Era::Stateless) {
+            // No `resources/subscribe` in this era: the listen stream carries the updates.
+            session.listen_to_resource(&uri, on);
+            return Ok(());
+        }
         self.on_peer(name, doing, |peer| async move {
             catalog::subscribe(&peer, &uri, on).await
         })

@@ -29,6 +29,8 @@ pub(super) struct Live {
     pub(super) peer: Peer<RoleClient>,
     pub(super) process: Option<ServerProcess>,
     pub(super) since: Instant,
+    /// Stops the listen stream (servers without sessions) when the connection goes.
+    pub(super) listening: Option<tokio_util::sync::DropGuard>,
 }
 
 pub(super) struct Actor {
@@ -49,6 +51,8 @@ pub(super) struct Actor {
     pub(super) live: Option<Live>,
     /// Commands taken off the channel while coalescing that still have to be handled.
     pub(super) deferred: VecDeque<Command>,
+    /// The resources the person subscribed to, for the listen stream.
+    pub(super) subscribed: watch::Receiver<std::collections::BTreeSet<String>>,
 }
 
 async fn next_command(
@@ -157,7 +161,7 @@ impl Actor {
                 let peer = self.live.as_ref().expect("live").peer.clone();
                 let ping = tokio::time::timeout(
                     self.timings.ping_timeout,
-                    peer.send_request(rmcp::model::ClientRequest::PingRequest(Default::default())),
+                    peer.send_request(super::are_you_there(&peer)),
                 )
                 .await;
                 // Several failing calls queue several suspicions; one check answers them all.
@@ -252,8 +256,18 @@ impl Actor {
         self.drain(|c| matches!(c, Command::Connect | Command::Reconnect | Command::Suspect));
         self.bump_attempts();
         match (outcome, stop_request) {
-            (Ok(live), None) => {
+            (Ok(mut live), None) => {
                 self.failures = 0;
+                if super::stateless(&live.peer) {
+                    let stop = CancellationToken::new();
+                    tokio::spawn(super::listen::listen(
+                        self.def.name.clone(),
+                        live.peer.clone(),
+                        self.subscribed.clone(),
+                        stop.clone(),
+                    ));
+                    live.listening = Some(stop.drop_guard());
+                }
                 let info = live.peer.peer_info();
                 let pid = live.process.as_ref().map(|p| p.pid);
                 let peer = live.peer.clone();

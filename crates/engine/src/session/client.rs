@@ -14,6 +14,7 @@ use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ListRootsResu
 use rmcp::service::{RequestContext, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::{ClientHandler, ErrorData as McpError, RoleClient};
+use tokio_util::sync::CancellationToken;
 
 use crate::elicitation::{Answer, Elicitations};
 use crate::events::{Event, EventBus};
@@ -74,6 +75,36 @@ impl ClientHandler for PatchbayClient {
         request: ElicitRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, McpError> {
+        self.elicit(request, &context.ct).await
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, McpError> {
+        Ok(self.roots())
+    }
+
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        request: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        self.sample(request, &context.ct).await
+    }
+}
+
+/// The answers themselves, whichever way the server asked: a request of its own (2025 era), or
+/// an `input_required` result whose requests the call answers before it retries (2026-07-28).
+#[allow(deprecated)]
+impl PatchbayClient {
+    /// Asks the person (a form, or a link to open); `cancel` withdraws the question.
+    pub(crate) async fn elicit(
+        &self,
+        request: ElicitRequestParams,
+        cancel: &CancellationToken,
+    ) -> Result<ElicitResult, McpError> {
         let link = match &request {
             ElicitRequestParams::UrlElicitationParams { url, .. } => {
                 // The same rule as an authorization URL: only https (or http to this machine)
@@ -95,17 +126,13 @@ impl ClientHandler for PatchbayClient {
             id: id.clone(),
             request: serde_json::to_value(&request).unwrap_or_default(),
         });
+        let mut open = Open::question(self, id);
         let answer = tokio::select! {
             a = reply => a.unwrap_or(Answer::Cancel),
-            _ = context.ct.cancelled() => Answer::Cancel,
+            _ = cancel.cancelled() => Answer::Cancel,
             _ = tokio::time::sleep(ELICITATION_WAIT) => Answer::Cancel,
         };
-        self.elicitations.forget(&id);
-        self.bus.publish(Event::ElicitationFinished {
-            server: self.server.clone(),
-            id,
-            action: answer.action().into(),
-        });
+        open.close(answer.action());
         answer_json(if url_mode {
             answer.to_url_result_json()
         } else {
@@ -114,19 +141,16 @@ impl ClientHandler for PatchbayClient {
     }
 
     /// The folders the person gave this server, read fresh for every request.
-    async fn list_roots(
-        &self,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ListRootsResult, McpError> {
-        Ok(ListRootsResult::new(self.roots.to_mcp()))
+    pub(crate) fn roots(&self) -> ListRootsResult {
+        ListRootsResult::new(self.roots.to_mcp())
     }
 
-    /// Human in the loop: the person sees the request and writes (or edits) the reply.
-    #[allow(deprecated)]
-    async fn create_message(
+    /// Human in the loop: the person sees the request and writes (or edits) the reply;
+    /// `cancel` withdraws it.
+    pub(crate) async fn sample(
         &self,
         request: CreateMessageRequestParams,
-        context: RequestContext<RoleClient>,
+        cancel: &CancellationToken,
     ) -> Result<CreateMessageResult, McpError> {
         let (id, reply) = self.samplings.register();
         self.bus.publish(Event::SamplingRequested {
@@ -134,21 +158,16 @@ impl ClientHandler for PatchbayClient {
             id: id.clone(),
             request: serde_json::to_value(&request).unwrap_or_default(),
         });
+        let mut open = Open::sampling(self, id);
         let answer = tokio::select! {
             a = reply => a.ok(),
-            _ = context.ct.cancelled() => None,
+            _ = cancel.cancelled() => None,
             _ = tokio::time::sleep(ELICITATION_WAIT) => None,
         };
-        self.samplings.forget(&id);
-        self.bus.publish(Event::SamplingFinished {
-            server: self.server.clone(),
-            id,
-            action: match &answer {
-                Some(SamplingAnswer::Approve { .. }) => "approve",
-                Some(SamplingAnswer::Reject) => "reject",
-                None => "cancel",
-            }
-            .into(),
+        open.close(match &answer {
+            Some(SamplingAnswer::Approve { .. }) => "approve",
+            Some(SamplingAnswer::Reject) => "reject",
+            None => "cancel",
         });
         // The spec's answer to a rejected or abandoned request is an error.
         match answer.as_ref().and_then(SamplingAnswer::to_result_json) {
@@ -160,6 +179,60 @@ impl ClientHandler for PatchbayClient {
                 None,
             )),
         }
+    }
+}
+
+/// A request shown to the person, until it is closed: by an answer, or, when whoever waited
+/// for it stopped waiting (its future dropped: a sibling question was refused, the call was
+/// abandoned), as cancelled. Either way the window hears it ended and no answer can land.
+struct Open<'a> {
+    client: &'a PatchbayClient,
+    id: String,
+    sampling: bool,
+    closed: bool,
+}
+
+impl<'a> Open<'a> {
+    fn question(client: &'a PatchbayClient, id: String) -> Self {
+        Open {
+            client,
+            id,
+            sampling: false,
+            closed: false,
+        }
+    }
+
+    fn sampling(client: &'a PatchbayClient, id: String) -> Self {
+        Open {
+            client,
+            id,
+            sampling: true,
+            closed: false,
+        }
+    }
+
+    fn close(&mut self, action: &str) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        let (server, id, action) = (self.client.server.clone(), self.id.clone(), action.into());
+        if self.sampling {
+            self.client.samplings.forget(&id);
+            self.client
+                .bus
+                .publish(Event::SamplingFinished { server, id, action });
+        } else {
+            self.client.elicitations.forget(&id);
+            self.client
+                .bus
+                .publish(Event::ElicitationFinished { server, id, action });
+        }
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.close("cancel");
     }
 }
 

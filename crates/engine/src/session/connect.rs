@@ -5,8 +5,8 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::ServiceExt;
-use rmcp::service::ClientInitializeError;
+use rmcp::model::{ProtocolVersion, ServerResult};
+use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt};
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, Transport};
@@ -58,6 +58,11 @@ pub enum ConnectError {
     NeedsAuth { challenge: Option<String> },
     #[error("cancelled")]
     Cancelled,
+    /// The `server/discover` probe got an answer that is neither a discover result nor an
+    /// error (an empty result): the attempt is made again with `initialize`. Never leaves
+    /// `connect`.
+    #[error("the server's answer to server/discover could not be read")]
+    ProbeMisread,
     /// The env or header values could not be had (the vault is locked, or a value is missing).
     /// Not retried by itself: each try could raise the keyring's prompt again; Reconnect tries.
     #[error("{0}")]
@@ -120,6 +125,7 @@ fn http_headers(
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn connect(
     def: &ServerDef,
     bus: &EventBus,
@@ -129,6 +135,74 @@ pub(super) async fn connect(
     roots: &Roots,
     timeout: Duration,
     cancel: CancellationToken,
+) -> Result<Live, ConnectError> {
+    let probing = connect_with(
+        def,
+        bus,
+        log,
+        inbox,
+        auth,
+        roots,
+        timeout,
+        cancel.clone(),
+        Lifecycle::Probe,
+    )
+    .await;
+    match probing {
+        // Some 2025-era servers answer any method they do not know with an empty result, which
+        // rmcp's probe cannot read as "no": a fresh connection goes straight to `initialize`.
+        Err(ConnectError::ProbeMisread) => {
+            tracing::info!(server = %def.name, "server/discover was misread; using initialize");
+            connect_with(
+                def,
+                bus,
+                log,
+                inbox,
+                auth,
+                roots,
+                timeout,
+                cancel,
+                Lifecycle::Initialize,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+/// How a connection starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    /// `server/discover`, falling back to `initialize` when the server does not know it.
+    Probe,
+    /// `initialize` only.
+    Initialize,
+}
+
+impl Lifecycle {
+    /// Both eras, chosen per server; rmcp's `Auto` does the probing and the fallback.
+    fn mode(self) -> ClientLifecycleMode {
+        match self {
+            Lifecycle::Probe => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: Some(ProtocolVersion::LATEST_WITH_INITIALIZE),
+            },
+            Lifecycle::Initialize => ClientLifecycleMode::Initialize,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn connect_with(
+    def: &ServerDef,
+    bus: &EventBus,
+    log: &ServerLog,
+    inbox: &Arc<Inbox>,
+    auth: &AuthContext,
+    roots: &Roots,
+    timeout: Duration,
+    cancel: CancellationToken,
+    lifecycle: Lifecycle,
 ) -> Result<Live, ConnectError> {
     // What runs is the definition as stored now, with its values from the vault; they live
     // only as long as this attempt needs them.
@@ -185,12 +259,16 @@ pub(super) async fn connect(
                 AsyncRwTransport::new_client(spawned.stdout, spawned.stdin),
                 tap,
             );
-            let outcome = handshake(transport, client.clone(), timeout, &cancel).await;
+            let outcome = handshake(transport, client.clone(), lifecycle, timeout, &cancel).await;
             match outcome {
                 Ok(connected) => Ok(connected.into_live(Some(process))),
                 Err(Failure::Cancelled) => {
                     process.shutdown().await;
                     Err(ConnectError::Cancelled)
+                }
+                Err(Failure::ProbeMisread) => {
+                    process.shutdown().await;
+                    Err(ConnectError::ProbeMisread)
                 }
                 Err(Failure::Timeout) => {
                     let hint = log
@@ -247,7 +325,7 @@ pub(super) async fn connect(
                     StreamableHttpClientTransport::with_client(http.clone(), config),
                     tap,
                 );
-                handshake(transport, client.clone(), timeout, &cancel).await
+                handshake(transport, client.clone(), lifecycle, timeout, &cancel).await
             } else {
                 let authorized =
                     AuthorizedHttp::new(http.clone(), name.clone(), auth.clone(), cause.clone());
@@ -255,7 +333,7 @@ pub(super) async fn connect(
                     StreamableHttpClientTransport::with_client(authorized, config),
                     tap,
                 );
-                handshake(transport, client.clone(), timeout, &cancel).await
+                handshake(transport, client.clone(), lifecycle, timeout, &cancel).await
             };
             match outcome {
                 Ok(connected) => Ok(connected.into_live(None)),
@@ -306,6 +384,7 @@ pub(super) async fn connect(
             match handshake(
                 Observed::new(transport, tap),
                 client.clone(),
+                lifecycle,
                 remaining,
                 &cancel,
             )
@@ -346,6 +425,7 @@ fn remote_failure(
 ) -> ConnectError {
     match f {
         Failure::Cancelled => ConnectError::Cancelled,
+        Failure::ProbeMisread => ConnectError::ProbeMisread,
         Failure::Timeout => ConnectError::Timeout {
             server: name.to_string(),
             after: timeout,
@@ -372,6 +452,7 @@ fn remote_failure(
 
 enum Failure {
     Cancelled,
+    ProbeMisread,
     Timeout,
     Init(Box<ClientInitializeError>),
 }
@@ -391,14 +472,16 @@ impl Connected {
             peer,
             process,
             since: Instant::now(),
+            listening: None,
         }
     }
 }
 
-/// `initialize` over `transport`, bounded by `timeout` and abandoned on `cancel`.
+/// The handshake over `transport`, bounded by `timeout` and abandoned on `cancel`.
 async fn handshake<T>(
     transport: T,
     client: PatchbayClient,
+    lifecycle: Lifecycle,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Connected, Failure>
@@ -406,8 +489,10 @@ where
     T: Transport<rmcp::RoleClient> + 'static,
 {
     tokio::select! {
-        r = tokio::time::timeout(timeout, client.serve(transport)) => match r {
+        r = tokio::time::timeout(timeout, client.serve_with_lifecycle(transport, lifecycle.mode())) => match r {
             Ok(Ok(service)) => Ok(Connected { service }),
+            Ok(Err(ClientInitializeError::ExpectedInitResult(Some(ServerResult::EmptyResult(_)))))
+                if lifecycle == Lifecycle::Probe => Err(Failure::ProbeMisread),
             Ok(Err(e)) => Err(Failure::Init(Box::new(e))),
             Err(_) => Err(Failure::Timeout),
         },

@@ -10,8 +10,11 @@ mod actor;
 mod backoff;
 mod client;
 mod connect;
+mod era;
 mod inbox;
+mod listen;
 pub(crate) mod process;
+mod rounds;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,8 +25,11 @@ use rmcp::{Peer, RoleClient};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use backoff::Backoff;
+pub use era::{Era, Spoken};
+pub(crate) use era::{are_you_there, stateless};
 pub use inbox::Inbox;
 pub use process::ServerLog;
+pub(crate) use rounds::{Round, Stopped};
 
 use crate::config::ServerDef;
 use crate::events::{EventBus, ServerState};
@@ -66,6 +72,15 @@ pub struct Snapshot {
     pub auth_challenge: Option<String>,
 }
 
+impl Snapshot {
+    /// What the server spoke on its last connection in this run (kept after it ends).
+    pub fn spoke(&self) -> Option<Spoken> {
+        self.info
+            .as_ref()
+            .map(|info| Spoken::from(&info.protocol_version))
+    }
+}
+
 /// Why a call cannot be sent now.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Unavailable {
@@ -103,6 +118,10 @@ pub struct Session {
     /// a login wait for that login (and the reconnect after it) instead of failing.
     login_running: watch::Sender<bool>,
     roots: Roots,
+    bus: EventBus,
+    /// The resources the person subscribed to on a server without sessions (its listen stream
+    /// carries their updates); kept across reconnects.
+    subscribed: watch::Sender<std::collections::BTreeSet<String>>,
 }
 
 impl Session {
@@ -134,9 +153,10 @@ impl Session {
         let inbox = Arc::new(Inbox::default());
         let log = ServerLog::default();
         let roots = Roots::new(def.roots.clone());
+        let (subscribed, wanted) = watch::channel(Default::default());
         let actor = Actor {
             def: def.clone(),
-            bus,
+            bus: bus.clone(),
             log: log.clone(),
             inbox: inbox.clone(),
             snapshot: snap_tx,
@@ -148,6 +168,7 @@ impl Session {
             retry_at: None,
             live: None,
             deferred: VecDeque::new(),
+            subscribed: wanted,
         };
         let span = tracing::info_span!("session", server = %def.name);
         tokio::spawn(tracing::Instrument::instrument(actor.run(), span));
@@ -159,6 +180,8 @@ impl Session {
             log,
             login_running: watch::channel(false).0,
             roots,
+            bus,
+            subscribed,
         })
     }
 
@@ -169,6 +192,29 @@ impl Session {
         if let Some(peer) = self.snapshot().peer {
             announce_roots(&self.name, &peer).await;
         }
+    }
+
+    /// Who answers this server's requests to the person (its questions, sampling, roots).
+    pub(crate) fn client(&self) -> client::PatchbayClient {
+        client::PatchbayClient::new(
+            self.name.clone(),
+            self.bus.clone(),
+            self.inbox.elicitations.clone(),
+            self.inbox.samplings.clone(),
+            self.roots.clone(),
+        )
+    }
+
+    /// Subscribes to (or from) `uri` on a server without sessions: its listen stream is opened
+    /// again with the new set. (2025-era servers take `resources/subscribe` instead.)
+    pub(crate) fn listen_to_resource(&self, uri: &str, on: bool) {
+        self.subscribed.send_if_modified(|uris| {
+            if on {
+                uris.insert(uri.to_string())
+            } else {
+                uris.remove(uri)
+            }
+        });
     }
 
     pub fn name(&self) -> &str {

@@ -1,0 +1,64 @@
+//! The two eras of MCP a server may speak, told apart by its protocol version: the 2025 era
+//! (`initialize`, then a session) and 2026-07-28 on (`server/discover`, no session; no `ping`,
+//! `logging/setLevel` or `resources/subscribe`).
+
+use rmcp::model::{ClientRequest, DiscoverRequest, DiscoverRequestParams, PingRequest};
+use rmcp::{Peer, RoleClient};
+
+/// The revision of MCP a server spoke, and so the era: how the connection started and what
+/// it offers (a 2026-07-28 server has no `ping`, log level or `resources/subscribe`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Spoken {
+    pub era: Era,
+    pub protocol_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Era {
+    /// 2026-07-28 on: `server/discover`, and every request carries what it needs.
+    Stateless,
+    /// 2025-11-25 and before: `initialize`, then a session.
+    Session,
+}
+
+impl From<&rmcp::model::ProtocolVersion> for Spoken {
+    fn from(version: &rmcp::model::ProtocolVersion) -> Spoken {
+        Spoken {
+            era: if version.has_initialize() {
+                Era::Session
+            } else {
+                Era::Stateless
+            },
+            protocol_version: version.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Spoken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match self.era {
+            Era::Stateless => "stateless, server/discover",
+            Era::Session => "a session, initialize",
+        };
+        write!(f, "MCP {} ({how})", self.protocol_version)
+    }
+}
+
+/// Whether the server speaks a revision without sessions (2026-07-28 on).
+pub(crate) fn stateless(peer: &Peer<RoleClient>) -> bool {
+    peer.peer_info()
+        .is_some_and(|info| !info.protocol_version.has_initialize())
+}
+
+/// A request that only asks "are you there": `ping`, or `server/discover` to a server of the
+/// era that removed `ping` (it changes nothing, and is sent uncached).
+pub(crate) fn are_you_there(peer: &Peer<RoleClient>) -> ClientRequest {
+    if stateless(peer) {
+        ClientRequest::DiscoverRequest(DiscoverRequest::new(DiscoverRequestParams {}))
+    } else {
+        ClientRequest::PingRequest(PingRequest::default())
+    }
+}

@@ -1,0 +1,364 @@
+//! The current protocol revision (2026-07-28) against a real server of that era: the small test
+//! server on the official TypeScript SDK v2 (tests/peers/v2-server.mjs), over stateless
+//! Streamable HTTP and over stdio. The session probes with `server/discover`; questions come as
+//! `input_required` results and reach the person as 2025-era questions do; list changes come
+//! on the `subscriptions/listen` stream. server-everything stays on the 2025 era.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use patchbay_engine::events::Event;
+use patchbay_engine::{
+    Answer, CallOutcome, CallRequest, Era, Hub, ServerDef, ServerState, TransportDef,
+};
+use serde_json::json;
+
+fn v2_js() -> std::path::PathBuf {
+    peers_dir().join("v2-server.mjs")
+}
+
+/// The v2 server over stateless Streamable HTTP; killed when dropped.
+struct V2Http {
+    child: Child,
+    url: String,
+}
+
+impl V2Http {
+    fn start() -> V2Http {
+        let mut child = Command::new(node())
+            .arg(v2_js())
+            .args(["http", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the v2 server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("the v2 server's URL line");
+        let url = serde_json::from_str::<serde_json::Value>(&line).expect("a JSON line")["url"]
+            .as_str()
+            .expect("url")
+            .to_string();
+        V2Http { child, url }
+    }
+}
+
+impl Drop for V2Http {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn v2_stdio_def(name: &str) -> ServerDef {
+    let mut def = ServerDef::new(
+        name,
+        TransportDef::Stdio {
+            command: node().to_string_lossy().into(),
+            args: vec![v2_js().to_string_lossy().into(), "stdio".into()],
+            env: Default::default(),
+            cwd: None,
+        },
+    );
+    def.request_timeout_secs = 30;
+    def
+}
+
+/// Each test runs against both transports; `http` keeps the HTTP server alive.
+async fn connected(dir: &tempfile::TempDir, stdio: bool) -> (Hub, Option<V2Http>) {
+    let hub = hub(dir).await;
+    let http = (!stdio).then(V2Http::start);
+    let def = match &http {
+        Some(server) => http_def("v2", &server.url),
+        None => v2_stdio_def("v2"),
+    };
+    hub.add_server(def).await.unwrap();
+    assert_eq!(
+        hub.connect_and_wait("v2").await.unwrap(),
+        ServerState::Connected
+    );
+    (hub, http)
+}
+
+fn call(tool: &str, arguments: serde_json::Value) -> CallRequest {
+    CallRequest {
+        server: "v2".into(),
+        tool: tool.into(),
+        arguments: arguments.as_object().cloned(),
+        timeout: Some(Duration::from_secs(20)),
+        task: false,
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn speaks_the_current_revision(stdio: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, stdio).await;
+    let spoke = hub.details("v2").unwrap().spoke.expect("what it spoke");
+    assert_eq!(spoke.era, Era::Stateless);
+    assert_eq!(spoke.protocol_version, "2026-07-28");
+    let listed = hub.servers().await.unwrap();
+    assert_eq!(
+        listed[0].spoke.as_ref().map(|s| s.era),
+        Some(Era::Stateless)
+    );
+    // The era removed ping and the log level: the round trip is timed another way, and the
+    // log level is refused with the reason.
+    assert!(hub.ping("v2").await.is_ok());
+    let refused = hub
+        .set_log_level("v2", patchbay_engine::LogLevel::Debug)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("does not apply"), "{refused}");
+    assert!(refused.contains("2026-07-28"), "{refused}");
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn speaks_2026_07_28_over_http() {
+    speaks_the_current_revision(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn speaks_2026_07_28_over_stdio() {
+    speaks_the_current_revision(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_everything_stays_on_the_2025_era() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = connected_everything(&dir).await;
+    let spoke = hub.details("ev").unwrap().spoke.expect("what it spoke");
+    assert_eq!(spoke.era, Era::Session);
+    assert_eq!(spoke.protocol_version, "2025-11-25");
+    hub.shutdown().await;
+}
+
+/// The server's question reaches the person as an ordinary question; the answer goes back in
+/// the retry with the server's state, and the call finishes.
+async fn a_question_through_input_required(stdio: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, stdio).await;
+    let mut events = hub.subscribe();
+    let started = hub.start_call(call("ask_name", json!({}))).unwrap();
+    let asked = expect_event(
+        &mut events,
+        WAIT,
+        |e| matches!(e, Event::ElicitationRequested { server, .. } if server == "v2"),
+    )
+    .await;
+    let Event::ElicitationRequested { id, request, .. } = asked else {
+        unreachable!()
+    };
+    assert_eq!(request["message"], "What is your name?");
+    let name = json!({ "name": "Ada" }).as_object().cloned().unwrap();
+    assert!(
+        hub.answer_elicitation("v2", &id, Answer::Accept(name))
+            .unwrap()
+    );
+    let report = started.finish().await;
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    // The server checks that its requestState came back untouched.
+    assert_eq!(text_of(report.result.as_ref().unwrap()), "Hello, Ada!");
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_through_input_required_over_http() {
+    a_question_through_input_required(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_through_input_required_over_stdio() {
+    a_question_through_input_required(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_question_goes_back_as_declined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, false).await;
+    let mut events = hub.subscribe();
+    let started = hub.start_call(call("ask_name", json!({}))).unwrap();
+    let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
+        matches!(e, Event::ElicitationRequested { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    hub.answer_elicitation("v2", &id, Answer::Decline).unwrap();
+    let report = started.finish().await;
+    assert_eq!(report.outcome, CallOutcome::ToolError);
+    assert_eq!(
+        text_of(report.result.as_ref().unwrap()),
+        "No name given (decline)"
+    );
+    hub.shutdown().await;
+}
+
+/// Cancel between rounds: the call ends as cancelled, its open question is withdrawn from the
+/// window, and no retry goes out.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_while_the_person_is_asked_withdraws_the_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, false).await;
+    let mut events = hub.subscribe();
+    let started = hub.start_call(call("ask_name", json!({}))).unwrap();
+    let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
+        matches!(e, Event::ElicitationRequested { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(hub.cancel_call(&started.call_id));
+    expect_event(&mut events, WAIT, |e| {
+        matches!(e, Event::ElicitationFinished { id: i, action, .. } if *i == id && action == "cancel")
+    })
+    .await;
+    let report = started.finish().await;
+    assert_eq!(report.outcome, CallOutcome::Cancelled, "{report:?}");
+    // The question is gone: a late answer finds nothing.
+    assert!(!hub.answer_elicitation("v2", &id, Answer::Decline).unwrap());
+    hub.shutdown().await;
+}
+
+/// A server that never stops asking is stopped by Patchbay, with a sentence that says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn rounds_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, false).await;
+    let report = hub.call_tool(call("ask_forever", json!({}))).await.unwrap();
+    assert_eq!(report.outcome, CallOutcome::Failed);
+    let error = report.error.unwrap();
+    assert!(error.contains("asked for more input 10 times"), "{error}");
+    hub.shutdown().await;
+}
+
+/// prompts/get goes through rounds too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_that_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, true).await;
+    let mut events = hub.subscribe();
+    let answering = hub.clone();
+    let answerer = tokio::spawn(async move {
+        let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
+            matches!(e, Event::ElicitationRequested { .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        let who = json!({ "who": "Grace" }).as_object().cloned().unwrap();
+        answering
+            .answer_elicitation("v2", &id, Answer::Accept(who))
+            .unwrap();
+    });
+    let prompt = hub
+        .get_prompt("v2", "greet_asking", Default::default())
+        .await
+        .unwrap();
+    answerer.await.unwrap();
+    assert_eq!(
+        prompt["messages"][0]["content"]["text"],
+        "Please greet Grace."
+    );
+    hub.shutdown().await;
+}
+
+async fn progress_streams(stdio: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, stdio).await;
+    let mut events = hub.subscribe();
+    let started = hub
+        .start_call(call("slow_count", json!({ "steps": 3, "delay_ms": 50 })))
+        .unwrap();
+    let call_id = started.call_id.clone();
+    for step in 1..=3 {
+        let Event::Progress { progress, .. } = expect_event(
+            &mut events,
+            WAIT,
+            |e| matches!(e, Event::Progress { call_id: c, .. } if *c == call_id),
+        )
+        .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(progress, step as f64);
+    }
+    let report = started.finish().await;
+    assert_eq!(text_of(report.result.as_ref().unwrap()), "counted to 3");
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_streams_over_http() {
+    progress_streams(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_streams_over_stdio() {
+    progress_streams(true).await;
+}
+
+/// A tool added at run time is announced on the listen stream, and appears in the list without
+/// a reconnect.
+async fn a_tool_added_at_run_time_appears(stdio: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, stdio).await;
+    let before = hub.tools("v2").await.unwrap();
+    assert!(!before.iter().any(|t| t.name == "newcomer"));
+    let mut events = hub.subscribe();
+    // The listen stream opens just after the connection: wait for the server to acknowledge
+    // it (the journal shows that), so the announcement has a stream to travel on.
+    let listening = async {
+        loop {
+            let journal = hub.notifications("v2").unwrap();
+            if journal
+                .iter()
+                .any(|n| n.method == "notifications/subscriptions/acknowledged")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, listening)
+        .await
+        .expect("the listen stream was acknowledged");
+    let report = Some(
+        hub.call_tool(call("add_tool", json!({ "name": "newcomer" })))
+            .await,
+    );
+    let report = report.unwrap().unwrap();
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    expect_event(
+        &mut events,
+        WAIT,
+        |e| matches!(e, Event::ToolsChanged { server } if server == "v2"),
+    )
+    .await;
+    let after = hub.tools("v2").await.unwrap();
+    assert!(after.iter().any(|t| t.name == "newcomer"), "{after:?}");
+    assert_eq!(hub.state("v2"), Some(ServerState::Connected));
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_added_at_run_time_appears_over_http() {
+    a_tool_added_at_run_time_appears(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_added_at_run_time_appears_over_stdio() {
+    a_tool_added_at_run_time_appears(true).await;
+}
