@@ -1,8 +1,9 @@
 //! The official MCP conformance suite (`@modelcontextprotocol/conformance`, pinned in
-//! tests/peers) against `patchbay-conformance`, which drives the engine in `follow` mode: the
-//! whole auth suite (discovery variants, scope selection and step-up, token endpoint auth
-//! methods, the retry limit). Known gaps are listed in tests/peers/conformance-baseline.yml;
-//! the suite fails on anything else, and on a listed gap that starts passing.
+//! tests/peers) against `patchbay-conformance`, which drives the engine as the app would
+//! (logins in `follow` mode, every tool called with what a person would fill in, questions
+//! answered with the form's defaults): every scenario the 2026-07-28 and 2025-11-25 revisions
+//! require. Known gaps are listed in tests/peers/conformance-baseline.yml; the suite fails on
+//! anything else, and on a listed gap that starts passing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,47 +45,80 @@ fn conformance(selection: &[&str]) -> std::process::Output {
         .expect("run the conformance suite")
 }
 
-#[test]
-fn the_auth_suite_passes_but_for_the_known_gaps() {
-    let out = conformance(&["--suite", "auth"]);
+/// What the suite printed from its summary on, for a failure message.
+fn summary(out: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary = stdout
         .find("=== SUITE SUMMARY ===")
         .map(|i| &stdout[i..])
         .unwrap_or(&stdout);
+    format!("{summary}\n{}", String::from_utf8_lossy(&out.stderr))
+}
+
+/// Every scenario a revision requires, frozen at its release: the suite exits non-zero on any
+/// scored failure (the baseline lists only extensions, which are not scored).
+fn passes_every_scored_scenario_of(revision: &str) {
+    let out = conformance(&["--requirements", revision]);
+    let summary = summary(&out);
     assert!(
         out.status.success(),
-        "conformance suite failed:\n{summary}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "conformance --requirements {revision} failed:\n{summary}"
     );
-    // It really ran: every scenario of the suite reported.
+    // It really ran: the scored scenarios reported, and none of them failed.
     let passed = summary.lines().filter(|l| l.starts_with('✓')).count();
-    assert!(passed >= 13, "only {passed} scenarios passed:\n{summary}");
+    assert!(passed >= 18, "only {passed} scenarios passed:\n{summary}");
+    // Nothing failed but the gaps the baseline names (extensions, never a scored scenario).
+    let baseline = std::fs::read_to_string(peers_dir().join("conformance-baseline.yml")).unwrap();
+    let known: Vec<&str> = baseline
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .collect();
+    let unexpected: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.starts_with('✗'))
+        .filter(|l| {
+            let scenario = l
+                .trim_start_matches('✗')
+                .trim()
+                .split(':')
+                .next()
+                .unwrap_or("");
+            !known.contains(&scenario)
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "scenarios failed for {revision}: {unexpected:?}\n{summary}"
+    );
     println!("{summary}");
 }
 
-/// Every client scenario outside the `auth` suite: the core ones (initialize, a tool call,
-/// answering elicitation with the form's defaults, honouring SSE `retry`), the 2025-03-26 auth
-/// fallbacks, offline_access, a resource that does not match.
+/// The current revision: `server/discover`, per-request `_meta` and headers (`Mcp-Method`,
+/// `Mcp-Name`, `Mcp-Param-*`), multi round-trip requests, and the whole auth suite.
 #[test]
-fn the_core_back_compat_and_draft_scenarios() {
+fn every_scored_scenario_of_2026_07_28_passes() {
+    passes_every_scored_scenario_of("2026-07-28");
+}
+
+/// The 2025 era, through the `initialize` fallback: a tool call, elicitation defaults, SSE
+/// `retry`, and the auth suite as that revision had it.
+#[test]
+fn every_scored_scenario_of_2025_11_25_passes() {
+    passes_every_scored_scenario_of("2025-11-25");
+}
+
+/// The 2025-03-26 authorization fallbacks, which neither requirement set includes.
+#[test]
+fn the_2025_03_26_auth_fallbacks() {
     for scenario in [
-        "initialize",
-        "tools_call",
-        "elicitation-sep1034-client-defaults",
-        "sse-retry",
         "auth/2025-03-26-oauth-metadata-backcompat",
         "auth/2025-03-26-oauth-endpoint-fallback",
-        "auth/offline-access-scope",
-        "auth/offline-access-not-supported",
-        "auth/resource-mismatch",
     ] {
         let out = conformance(&["--scenario", scenario]);
         assert!(
             out.status.success(),
-            "{scenario} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "{scenario} failed:\n{}",
+            summary(&out)
         );
     }
 }

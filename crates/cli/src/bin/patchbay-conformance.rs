@@ -1,15 +1,16 @@
 //! The client under test for the official MCP conformance suite
 //! (`@modelcontextprotocol/conformance client --command "patchbay-conformance"`): the suite
 //! appends its scenario server's URL. This drives the same engine as the app and the CLI:
-//! connect, log in in `follow` mode when the server wants a login, list the tools, call the
-//! first one, disconnect. Exit 0 when all of that worked.
+//! connect, log in in `follow` mode when the server wants a login, list the tools, call each one
+//! with the arguments a person would fill in (or those the scenario names), answer what the
+//! server asks on the way, disconnect. Exit 0 when all of that worked.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use patchbay_engine::{
-    Answer, BrowserMode, CallOutcome, CallRequest, Event, Hub, HubOptions, Secret, ServerDef,
-    ServerState, TransportDef, form_defaults,
+    Answer, BrowserMode, CallOutcome, CallRequest, Event, Hub, HubOptions, SamplingAnswer, Secret,
+    ServerDef, ServerState, TransportDef, form_defaults,
 };
 
 fn main() -> ExitCode {
@@ -67,6 +68,14 @@ async fn run(url: String, metadata_document: Option<String>) -> anyhow::Result<(
                 }) => {
                     let content = form_defaults(&request["requestedSchema"]);
                     let _ = answering.answer_elicitation(&server, &id, Answer::Accept(content));
+                }
+                // A sampling request gets the reply a person would type and approve.
+                Ok(Event::SamplingRequested { server, id, .. }) => {
+                    let reply = SamplingAnswer::Approve {
+                        text: "A reply from the conformance client.".into(),
+                        model: "person".into(),
+                    };
+                    let _ = answering.answer_sampling(&server, &id, reply);
                 }
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
@@ -132,11 +141,32 @@ async fn exercise(hub: &Hub, url: String, metadata_document: Option<String>) -> 
     }
     let tools = tools?;
     eprintln!("{} tools", tools.len());
-    if let Some(tool) = tools.first() {
+    // The calls a scenario names (with the arguments it wants mirrored), or else every tool with
+    // what a person would fill in: each required field, from its default or its type.
+    let calls: Vec<(String, serde_json::Map<String, serde_json::Value>)> =
+        match context["toolCalls"].as_array() {
+            Some(named) => named
+                .iter()
+                .filter_map(|c| {
+                    Some((
+                        c["name"].as_str()?.to_string(),
+                        c["arguments"].as_object().cloned().unwrap_or_default(),
+                    ))
+                })
+                .collect(),
+            None => tools
+                .iter()
+                .map(|t| {
+                    let schema = serde_json::Value::Object((*t.input_schema).clone());
+                    (t.name.to_string(), filled_in(&schema))
+                })
+                .collect(),
+        };
+    for (tool, arguments) in calls {
         let call = || CallRequest {
             server: name.into(),
-            tool: tool.name.to_string(),
-            arguments: Some(Default::default()),
+            tool: tool.clone(),
+            arguments: Some(arguments.clone()),
             timeout: Some(Duration::from_secs(10)),
             task: false,
         };
@@ -151,9 +181,52 @@ async fn exercise(hub: &Hub, url: String, metadata_document: Option<String>) -> 
             }
             report = hub.call_tool(call()).await?;
         }
-        eprintln!("called {}: {:?}", tool.name, report.outcome);
+        eprintln!(
+            "called {tool}: {:?} {}",
+            report.outcome,
+            report.error.unwrap_or_default()
+        );
     }
     Ok(())
+}
+
+/// The arguments a person fills in before pressing Run: every required property, from its
+/// `default`, `const`, first `enum` value or first example, or else a plain value of its type
+/// (within its minimum); nested objects the same way.
+fn filled_in(schema: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{Value, json};
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema["properties"].as_object() else {
+        return Default::default();
+    };
+    properties
+        .iter()
+        .filter(|(key, _)| required.contains(&key.as_str()))
+        .map(|(key, p)| {
+            let typed = p["type"]
+                .as_str()
+                .or_else(|| p["type"].as_array()?.first()?.as_str());
+            let value = [&p["default"], &p["const"], &p["enum"][0], &p["examples"][0]]
+                .into_iter()
+                .find(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_else(|| match typed {
+                    Some("number") | Some("integer") if p["minimum"].is_number() => {
+                        p["minimum"].clone()
+                    }
+                    Some("number") | Some("integer") => json!(1),
+                    Some("boolean") => json!(true),
+                    Some("object") => Value::Object(filled_in(p)),
+                    Some("array") => json!([]),
+                    Some("null") => Value::Null,
+                    _ => json!("test"),
+                });
+            (key.clone(), value)
+        })
+        .collect()
 }
 
 /// After a failed request: if the server went to `needs_auth`, log in again (the session kept
