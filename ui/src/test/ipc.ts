@@ -43,6 +43,7 @@ export function stdioServer(name: string, state: ServerView['state'] = { state: 
     name,
     state,
     login: { state: 'none' },
+    spoke: null,
     enabled: true,
     request_timeout_secs: 60,
     transport: { type: 'stdio', command: 'node', args: ['server.js'], env: {}, cwd: null },

@@ -2,6 +2,7 @@
 import type { Login } from "./Login";
 import type { RootDef } from "./RootDef";
 import type { ServerState } from "./ServerState";
+import type { Spoken } from "./Spoken";
 import type { TransportDef } from "./TransportDef";
 
 /**
@@ -11,7 +12,11 @@ export type ServerView = { state: ServerState,
 /**
  * Its saved login, for a remote server, as every process sees it.
  */
-login: Login, name: string, transport: TransportDef, enabled: boolean, 
+login: Login, 
+/**
+ * The revision and era it spoke on its last connection in this run.
+ */
+spoke: Spoken | null, name: string, transport: TransportDef, enabled: boolean, 
 /**
  * Per-request timeout in seconds; a call's own `--timeout` overrides it.
  */
