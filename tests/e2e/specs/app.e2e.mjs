@@ -1,10 +1,12 @@
 // The desktop app end to end, as a person uses it: add server-everything over stdio and watch
 // it connect, run a long operation and watch its progress, cancel a call, answer the server's
 // question (elicitation) and its sampling request in dialogs, run a tool as a task, kill the server's
-// process and watch it recover, log in to an OAuth-protected server and log out. Screenshots of
+// process and watch it recover, log in to an OAuth-protected server and log out, and speak
+// 2026-07-28 to a server on the TypeScript SDK v2 (its question, a tool it adds). Screenshots of
 // the main views go to PATCHBAY_E2E_SCREENSHOTS (scripts/e2e --screenshots: docs/screenshots),
 // else to a scratch folder, so a test run leaves the tree as it found it.
 import { $, $$, browser, expect } from '@wdio/globals';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -340,6 +342,43 @@ describe('Patchbay', () => {
     await $('li[data-server="protected"]').$('button[aria-label="More actions"]').click();
     await $('li[data-server="protected"]').$('button=Log out').click();
     await waitForState('protected', 'needs_auth');
+  });
+
+  it('speaks 2026-07-28 to a v2 server over stateless HTTP: its question reaches the dialog, a tool added at run time appears', async () => {
+    // The TypeScript SDK v2 test server, as that SDK serves by default; it prints its URL.
+    const v2 = spawn(node, [path.join(root, 'tests/peers/v2-server.mjs'), 'http', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const url = await new Promise((resolve, reject) => {
+        v2.stdout.once('data', (line) => resolve(JSON.parse(String(line)).url));
+        v2.once('exit', () => reject(new Error('the v2 server exited')));
+      });
+      await addServer({ name: 'v2', url });
+      await waitForState('v2', 'connected');
+      await $('li[data-server="v2"] button.name').click();
+      await $('button[role="tab"]=Details').click();
+      await expect($('section.details')).toHaveText(expect.stringContaining('2026-07-28 · stateless (server/discover)'));
+      await $('button[role="tab"]=Playground').click();
+      // The question comes inside an input_required answer; the retry carries the answer.
+      await $('button[data-tool="ask_name"]').click();
+      await $('button=Run').click();
+      const dialog = $('[role="dialog"]');
+      await dialog.waitForDisplayed({ timeout: 15000 });
+      await expect(dialog).toHaveText(expect.stringContaining('What is your name?'));
+      await dialog.$('#arg-name').setValue('Ada');
+      await dialog.$('button=Accept').click();
+      await dialog.waitForDisplayed({ reverse: true, timeout: 10000 });
+      await expect($('section.result')).toHaveText(expect.stringContaining('Hello, Ada!'), { wait: 15000 });
+      // A tool added at run time is announced on the listen stream and listed without a reconnect.
+      await $('button[data-tool="add_tool"]').click();
+      await $('#arg-name').setValue('newcomer');
+      await $('button=Run').click();
+      await $('button[data-tool="newcomer"]').waitForDisplayed({ timeout: 15000 });
+      expect(await stateOf('v2')).toBe('connected');
+    } finally {
+      v2.kill();
+    }
   });
 
   it('says in plain words that nothing listens on a closed port, with the whole message behind Details', async () => {
