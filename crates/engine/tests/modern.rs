@@ -243,6 +243,21 @@ async fn rounds_are_bounded() {
     hub.shutdown().await;
 }
 
+/// Tasks became an extension in 2026-07-28 that Patchbay does not speak yet: asking for one says
+/// so instead of sending the 2025 shape the server would not answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, true).await;
+    let mut request = call("echo", json!({ "message": "hi" }));
+    request.task = true;
+    let report = hub.call_tool(request).await.unwrap();
+    assert_eq!(report.outcome, CallOutcome::Failed);
+    let error = report.error.unwrap();
+    assert!(error.contains("tasks are an extension"), "{error}");
+    hub.shutdown().await;
+}
+
 /// prompts/get goes through rounds too.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_prompt_that_asks_first() {

@@ -234,6 +234,18 @@ async fn exchange(
             return (CallOutcome::Cancelled, None, Some("cancelled before it was sent".into()));
         }
     };
+    if req.task && crate::session::stateless(&peer) {
+        // 2026-07-28 made tasks an extension (SEP-2663) with its own requests; what Patchbay
+        // speaks is the 2025-11-25 shape, which such a server does not answer.
+        return (
+            CallOutcome::Failed,
+            None,
+            Some(format!(
+                "server '{}' speaks MCP 2026-07-28, where tasks are an extension Patchbay does not speak yet; run the call without \"as a task\"",
+                req.server
+            )),
+        );
+    }
     if req.task {
         return tasks::exchange_task(ctx, peer, call_id, req, timeout, cancel).await;
     }
