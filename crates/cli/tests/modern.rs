@@ -1,9 +1,12 @@
 //! The CLI against a server of the current revision (2026-07-28): the small server on the
 //! TypeScript SDK v2 (tests/peers/v2-server.mjs) over stdio. `connect` says which revision it
 //! speaks, a question that comes as an `input_required` result follows the `--elicit` policy,
-//! and progress is printed as it streams.
+//! progress is printed as it streams, and `watch` prints what arrives on the listen stream.
 
 mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -96,4 +99,60 @@ fn progress_streams_from_a_stateless_server() {
         .map(|l| l["progress"].as_f64().unwrap())
         .collect();
     assert_eq!(progress, vec![1.0, 2.0, 3.0]);
+}
+
+/// `watch` keeps the listen stream open and prints what comes on it: here a tool list change
+/// caused by another client of the same stateless HTTP server.
+#[test]
+fn watch_prints_what_arrives_on_the_listen_stream() {
+    let mut server = Command::new(node())
+        .arg(peers_dir().join("v2-server.mjs"))
+        .args(["http", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<serde_json::Value>(&line).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (watching, calling) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [&watching, &calling] {
+        let out = cli(dir.path(), &["servers", "add", "v2", "--url", &url]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut watch = cli_command(watching.path())
+        .args(["--json", "watch", "v2", "--seconds", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = BufReader::new(watch.stdout.take().unwrap()).lines();
+    // Once the server acknowledged the stream, a change made elsewhere reaches it.
+    let acknowledged = printed
+        .by_ref()
+        .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap())
+        .any(|l| l["method"] == "notifications/subscriptions/acknowledged");
+    assert!(
+        acknowledged,
+        "watch ended before the listen stream was acknowledged"
+    );
+    let args = r#"{"name": "watched"}"#;
+    let out = cli(calling.path(), &["call", "v2", "add_tool", "--args", args]);
+    assert!(text(&out).contains("added watched"), "{}", text(&out));
+    let changed = printed
+        .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap())
+        .any(|l| l["event"] == "notification" && l["method"] == "notifications/tools/list_changed");
+    let _ = watch.kill();
+    let _ = server.kill();
+    let _ = (watch.wait(), server.wait());
+    assert!(changed, "watch did not print the tool list change");
 }
