@@ -5,7 +5,7 @@
 // 2025-era `initialize` handshake. Run it with the pinned Node 22:
 //
 //   node tests/peers/v2-server.mjs stdio
-//   node tests/peers/v2-server.mjs http [--port N] [--log]
+//   node tests/peers/v2-server.mjs http [--port N] [--log] [--ttl-ms N]
 //
 // stdio: served with the SDK's `serveStdio` (the connection's first message picks the era).
 // http:  stateless Streamable HTTP on 127.0.0.1 (port 0, the default, picks a free one) at /mcp,
@@ -13,6 +13,7 @@
 //        requests go to its default stateless legacy fallback). Once listening it prints exactly
 //        one line on stdout: {"url":"http://127.0.0.1:PORT/mcp"}. `--log` writes every inbound
 //        HTTP request (method, headers, body) to stderr as one JSON line, for wire captures.
+//        `--ttl-ms N` lets clients keep the tool list for N ms (`ttlMs` on tools/list results).
 //
 // Tools:
 //   ask_name    multi round-trip: returns an input_required result holding a form elicitation
@@ -24,6 +25,7 @@
 //   add_tool    {name ^[a-z_]{1,32}$}: registers a tool `name` (answers "I am <name>") and announces
 //               notifications/tools/list_changed (2026-07-28: on open subscriptions/listen streams).
 //   echo        {message}: returns message (used by the benchmarks).
+//   ask_many    {count 1..100}: asks `count` questions in one round, then says how many came back.
 //   ask_forever answers every round with input_required and a new requestState (never finishes),
 //               so a client's bound on rounds can be seen.
 // Plus the resource v2://readme (text/plain), the prompt `greet` (argument `who`), and the prompt
@@ -51,7 +53,7 @@ const ASK_NAME_STATE = "ask_name/round-1";
 // Tools added by add_tool, kept for the life of the process: over HTTP every request gets a fresh
 // server instance from the factory, so the factory registers these each time.
 const addedTools = new Set();
-const BUILT_IN = new Set(["ask_name", "slow_count", "add_tool", "echo"]);
+const BUILT_IN = new Set(["ask_name", "slow_count", "add_tool", "echo", "ask_many", "ask_forever"]);
 
 const text = (t, isError = false) => ({ content: [{ type: "text", text: t }], ...(isError && { isError: true }) });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,7 +64,12 @@ function registerAddedTool(server, name) {
 
 /** Builds one server instance; `onToolAdded(server, name)` announces a new tool the way this serving mode can. */
 function buildServer({ onToolAdded }) {
-  const server = new McpServer(SERVER_INFO);
+  // --ttl-ms: how long a client may keep the tool list (2026-07-28 `ttlMs`); 0, the SDK's default,
+  // means not at all.
+  const server = new McpServer(
+    SERVER_INFO,
+    toolListTtlMs > 0 ? { cacheHints: { "tools/list": { ttlMs: toolListTtlMs, cacheScope: "private" } } } : undefined,
+  );
 
   server.registerTool(
     "ask_name",
@@ -151,6 +158,25 @@ function buildServer({ onToolAdded }) {
     async (ctx) => {
       const round = Number((ctx.mcpReq.requestState() ?? "round-0").split("-")[1]) + 1;
       return inputRequired({ requestState: `round-${round}` });
+    },
+  );
+
+  // Asks `count` questions in one round; answers with how many came back.
+  server.registerTool(
+    "ask_many",
+    { description: "Asks `count` questions at once", inputSchema: z.object({ count: z.number().int().min(1).max(100) }) },
+    async ({ count }, ctx) => {
+      const answered = Object.keys(ctx.mcpReq.inputResponses ?? {}).length;
+      if (answered > 0) return text(`${answered} answers`);
+      const inputRequests = {};
+      for (let i = 1; i <= count; i++) {
+        inputRequests[`q${i}`] = inputRequired.elicit({
+          mode: "form",
+          message: `Question ${i}`,
+          requestedSchema: { type: "object", properties: { ok: { type: "boolean" } } },
+        });
+      }
+      return inputRequired({ inputRequests });
     },
   );
 
@@ -296,10 +322,11 @@ function serveOnHttp({ port, log }) {
 }
 
 function usage(message) {
-  process.stderr.write(`v2-server: ${message}\nusage: v2-server.mjs stdio | http [--port N] [--log]\n`);
+  process.stderr.write(`v2-server: ${message}\nusage: v2-server.mjs stdio | http [--port N] [--log] [--ttl-ms N]\n`);
   process.exit(2);
 }
 
+let toolListTtlMs = 0;
 const [mode, ...rest] = process.argv.slice(2);
 if (mode === "stdio") {
   if (rest.length > 0) usage(`unexpected argument ${rest[0]}`);
@@ -313,6 +340,9 @@ if (mode === "stdio") {
       if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`--port takes a port number, not ${rest[i]}`);
     } else if (rest[i] === "--log") {
       log = true;
+    } else if (rest[i] === "--ttl-ms") {
+      toolListTtlMs = Number(rest[++i]);
+      if (!Number.isSafeInteger(toolListTtlMs) || toolListTtlMs < 0) usage(`--ttl-ms takes milliseconds, not ${rest[i]}`);
     } else {
       usage(`unexpected argument ${rest[i]}`);
     }

@@ -29,12 +29,17 @@ struct V2Http {
 
 impl V2Http {
     fn start() -> V2Http {
+        Self::start_with(&[], Stdio::null())
+    }
+
+    fn start_with(options: &[&str], stderr: Stdio) -> V2Http {
         let mut child = Command::new(node())
             .arg(v2_js())
             .args(["http", "--port", "0"])
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start the v2 server");
         let mut line = String::new();
@@ -258,6 +263,75 @@ async fn a_task_is_refused_with_the_reason() {
     hub.shutdown().await;
 }
 
+/// One round may ask a few things at once; a flood of questions is refused before any dialog
+/// opens.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_round_that_asks_too_much_is_refused_before_anyone_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, false).await;
+    let mut events = hub.subscribe();
+    let report = hub
+        .call_tool(call("ask_many", json!({ "count": 9 })))
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, CallOutcome::Failed);
+    let error = report.error.unwrap();
+    assert!(error.contains("9 things at once"), "{error}");
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, Event::ElicitationRequested { .. }),
+            "a question was shown: {event:?}"
+        );
+    }
+    // Two at once are asked, both.
+    let started = hub
+        .start_call(call("ask_many", json!({ "count": 2 })))
+        .unwrap();
+    for _ in 0..2 {
+        let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
+            matches!(e, Event::ElicitationRequested { .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        hub.answer_elicitation("v2", &id, Answer::Decline).unwrap();
+    }
+    let report = started.finish().await;
+    assert_eq!(text_of(report.result.as_ref().unwrap()), "2 answers");
+    hub.shutdown().await;
+}
+
+/// A question cannot outlive the connection it came on: disconnecting closes its dialog.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_closes_when_the_connection_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, true).await;
+    let mut events = hub.subscribe();
+    let prompt = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            hub.get_prompt("v2", "greet_asking", Default::default())
+                .await
+        })
+    };
+    let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
+        matches!(e, Event::ElicitationRequested { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    hub.disconnect("v2").await.unwrap();
+    expect_event(&mut events, WAIT, |e| {
+        matches!(e, Event::ElicitationFinished { id: i, action, .. } if *i == id && action == "cancel")
+    })
+    .await;
+    let error = prompt.await.unwrap().unwrap_err().to_string();
+    assert!(error.contains("connection ended"), "{error}");
+    hub.shutdown().await;
+}
+
 /// prompts/get goes through rounds too.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_prompt_that_asks_first() {
@@ -376,4 +450,96 @@ async fn a_tool_added_at_run_time_appears_over_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tool_added_at_run_time_appears_over_stdio() {
     a_tool_added_at_run_time_appears(true).await;
+}
+
+/// A tool list the server lets clients keep (`ttlMs`) is not asked for again inside that time;
+/// a list change drops it, and the next listing asks the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_is_kept_for_its_ttl_and_dropped_on_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = V2Http::start_with(&["--ttl-ms", "600000", "--log"], Stdio::piped());
+    // The server logs every request it gets, in order: keep the methods.
+    let methods = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = BufReader::new(server.child.stderr.take().unwrap());
+    let seen = methods.clone();
+    std::thread::spawn(move || {
+        for line in log.lines().map_while(Result::ok) {
+            let logged: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let body: serde_json::Value =
+                serde_json::from_str(logged["body"].as_str().unwrap_or("null")).unwrap_or_default();
+            if let Some(method) = body["method"].as_str() {
+                seen.lock().unwrap().push(method.to_string());
+            }
+        }
+    });
+    // The tools/list requests the server got before the `n`th tools/call (a marker: the log is
+    // in order, so once the marker is in, so is everything sent before it).
+    let lists_before_call = |n: usize| {
+        let methods = methods.clone();
+        async move {
+            loop {
+                {
+                    let methods = methods.lock().unwrap();
+                    let calls: Vec<usize> = methods
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, m)| *m == "tools/call")
+                        .map(|(i, _)| i)
+                        .collect();
+                    if let Some(at) = calls.get(n - 1) {
+                        return methods[..*at].iter().filter(|m| *m == "tools/list").count();
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let hub = hub(&dir).await;
+    hub.add_server(http_def("v2", &server.url)).await.unwrap();
+    assert_eq!(
+        hub.connect_and_wait("v2").await.unwrap(),
+        ServerState::Connected
+    );
+    let first = hub.tools("v2").await.unwrap();
+    let second = hub.tools("v2").await.unwrap();
+    assert_eq!(first.len(), second.len());
+    hub.call_tool(call("echo", json!({ "message": "marker" })))
+        .await
+        .unwrap();
+    let lists = tokio::time::timeout(WAIT, lists_before_call(1))
+        .await
+        .unwrap();
+    assert_eq!(lists, 1, "the list was asked for again inside its ttl");
+    // The listen stream must be open for the change to arrive.
+    let mut events = hub.subscribe();
+    tokio::time::timeout(WAIT, async {
+        while !hub
+            .notifications("v2")
+            .unwrap()
+            .iter()
+            .any(|n| n.method == "notifications/subscriptions/acknowledged")
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the listen stream was acknowledged");
+    hub.call_tool(call("add_tool", json!({ "name": "cached" })))
+        .await
+        .unwrap();
+    expect_event(&mut events, WAIT, |e| {
+        matches!(e, Event::ToolsChanged { .. })
+    })
+    .await;
+    let after = hub.tools("v2").await.unwrap();
+    assert!(after.iter().any(|t| t.name == "cached"), "{after:?}");
+    hub.call_tool(call("echo", json!({ "message": "marker" })))
+        .await
+        .unwrap();
+    // tools/call #1 echo, #2 add_tool, #3 echo: one more list between them, after the change.
+    let lists = tokio::time::timeout(WAIT, lists_before_call(3))
+        .await
+        .unwrap();
+    assert_eq!(lists, 2);
+    hub.shutdown().await;
 }

@@ -69,7 +69,10 @@ impl Hub {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(CatalogError::Service(e))) => {
                 session.request_failed(&e);
-                Err(failed(e.to_string()))
+                Err(failed(crate::causes::bounded(
+                    &e.to_string(),
+                    crate::causes::SERVER_TEXT,
+                )))
             }
             Ok(Err(CatalogError::Invalid(message))) => Err(failed(message)),
             Err(_) => Err(failed(format!("no answer within {}s", wait.as_secs()))),
@@ -168,7 +171,10 @@ impl Hub {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(CatalogError::Service(e))) => {
                 session.request_failed(&e);
-                Err(failed(e.to_string()))
+                Err(failed(crate::causes::bounded(
+                    &e.to_string(),
+                    crate::causes::SERVER_TEXT,
+                )))
             }
             Ok(Err(CatalogError::Invalid(message))) => Err(failed(message)),
             Err(stopped) => Err(failed(stopped.to_string())),

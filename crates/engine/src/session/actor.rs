@@ -29,8 +29,9 @@ pub(super) struct Live {
     pub(super) peer: Peer<RoleClient>,
     pub(super) process: Option<ServerProcess>,
     pub(super) since: Instant,
-    /// Stops the listen stream (servers without sessions) when the connection goes.
-    pub(super) listening: Option<tokio_util::sync::DropGuard>,
+    /// Cancels the connection's token (`Snapshot::connection`) when it goes: its listen stream
+    /// stops, and questions still open close.
+    pub(super) ended_with: Option<tokio_util::sync::DropGuard>,
 }
 
 pub(super) struct Actor {
@@ -258,16 +259,19 @@ impl Actor {
         match (outcome, stop_request) {
             (Ok(mut live), None) => {
                 self.failures = 0;
+                // Ends with the connection: its listen stream, and any question still open.
+                let connection = CancellationToken::new();
                 if super::stateless(&live.peer) {
-                    let stop = CancellationToken::new();
                     tokio::spawn(super::listen::listen(
                         self.def.name.clone(),
                         live.peer.clone(),
                         self.subscribed.clone(),
-                        stop.clone(),
+                        connection.clone(),
                     ));
-                    live.listening = Some(stop.drop_guard());
                 }
+                live.ended_with = Some(connection.clone().drop_guard());
+                self.snapshot
+                    .send_modify(|s| s.connection = Some(connection));
                 let info = live.peer.peer_info();
                 let pid = live.process.as_ref().map(|p| p.pid);
                 let peer = live.peer.clone();
@@ -411,6 +415,9 @@ impl Actor {
                 s.auth_challenge = None;
             }
             s.state = state.clone();
+            if peer.is_none() {
+                s.connection = None;
+            }
             s.peer = peer;
             match info {
                 Some((info, pid)) => {

@@ -472,7 +472,7 @@ impl Connected {
             peer,
             process,
             since: Instant::now(),
-            listening: None,
+            ended_with: None,
         }
     }
 }

@@ -32,7 +32,7 @@ impl From<&rmcp::model::ProtocolVersion> for Spoken {
             } else {
                 Era::Stateless
             },
-            protocol_version: version.to_string(),
+            protocol_version: shown(version.as_str()),
         }
     }
 }
@@ -44,6 +44,24 @@ impl std::fmt::Display for Spoken {
             Era::Session => "a session, initialize",
         };
         write!(f, "MCP {} ({how})", self.protocol_version)
+    }
+}
+
+/// A revision as a person may see it: MCP names them by date (`2025-11-25`); anything else a
+/// server sent is not repeated (it could be long, or carry line breaks into a terminal).
+fn shown(version: &str) -> String {
+    let dated = version.len() == 10
+        && version.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if dated {
+        version.to_string()
+    } else {
+        "not a dated revision".to_string()
     }
 }
 

@@ -12,12 +12,19 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use rmcp::model::SubscriptionFilter;
+use rmcp::service::SubscriptionEnd;
 use rmcp::{Peer, RoleClient};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// The longest wait before opening a dropped stream again.
 const MOST: Duration = Duration::from_secs(30);
+/// How long a server has to acknowledge a stream.
+const OPEN_WITHIN: Duration = Duration::from_secs(30);
+/// A stream that stayed up this long worked: its end starts the backoff afresh. One that ends
+/// sooner counts as a failure, so a server that acknowledges and hangs up at once is not asked
+/// again twice a second.
+const WORKED: Duration = Duration::from_secs(30);
 
 /// What to listen for: the lists the server says can change, and `uris`.
 fn filter(peer: &Peer<RoleClient>, uris: &BTreeSet<String>) -> SubscriptionFilter {
@@ -64,8 +71,12 @@ pub(super) async fn listen(
             }
             continue;
         }
+        // A server that never acknowledges must not hold up the next change of subscriptions.
         let opened = tokio::select! {
-            r = peer.listen(wanted) => r,
+            r = tokio::time::timeout(OPEN_WITHIN, peer.listen(wanted)) => match r {
+                Ok(r) => r,
+                Err(_) => Err(rmcp::ServiceError::Timeout { timeout: OPEN_WITHIN }),
+            },
             _ = stop.cancelled() => return,
         };
         drop(previous.take());
@@ -74,7 +85,8 @@ pub(super) async fn listen(
             // The server refused (it does not offer the method, or not for this filter):
             // asking again in a moment would be refused again.
             Err(rmcp::ServiceError::McpError(e)) => {
-                tracing::warn!(%server, "the server refused subscriptions/listen: {}", e.message);
+                let why = crate::causes::bounded(&e.message, crate::causes::SERVER_TEXT);
+                tracing::warn!(%server, "the server refused subscriptions/listen: {why}");
                 tokio::select! {
                     r = uris.changed() => if r.is_err() { return },
                     _ = stop.cancelled() => return,
@@ -90,13 +102,20 @@ pub(super) async fn listen(
                 continue;
             }
         };
-        failures = 0;
+        let opened_at = tokio::time::Instant::now();
         let ended = loop {
             tokio::select! {
                 next = stream.next() => match next {
                     Ok(Some(_)) => {}
-                    Ok(None) => break format!("{:?}", stream.end()),
-                    Err(e) => break e.to_string(),
+                    // How it ended, not what the server wrote in its final answer.
+                    Ok(None) => break match stream.end() {
+                        Some(SubscriptionEnd::Graceful(_)) => "the server closed it",
+                        Some(SubscriptionEnd::Cancelled) => "cancelled",
+                        Some(SubscriptionEnd::Lagged { .. }) => "too many notifications at once",
+                        _ => "the connection dropped it",
+                    }
+                    .to_string(),
+                    Err(e) => break crate::causes::bounded(&e.to_string(), crate::causes::SERVER_TEXT),
                 },
                 r = uris.changed() => {
                     if r.is_err() {
@@ -115,7 +134,11 @@ pub(super) async fn listen(
             previous = Some(stream);
             continue;
         }
-        failures += 1;
+        failures = if opened_at.elapsed() >= WORKED {
+            1
+        } else {
+            failures + 1
+        };
         tracing::info!(%server, "subscriptions/listen ended ({ended}); opening it again");
         if !pause(failures, &mut uris, &stop).await {
             return;

@@ -70,6 +70,8 @@ pub struct Snapshot {
     pub attempts_done: u64,
     /// While `needs_auth`: the server's last `WWW-Authenticate` (where to log in, which scopes).
     pub auth_challenge: Option<String>,
+    /// Cancelled when the connection the peer belongs to ends (set only while connected).
+    pub connection: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Snapshot {
@@ -149,6 +151,7 @@ impl Session {
             pid: None,
             attempts_done: 0,
             auth_challenge: None,
+            connection: None,
         });
         let inbox = Arc::new(Inbox::default());
         let log = ServerLog::default();

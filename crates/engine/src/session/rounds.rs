@@ -18,6 +18,12 @@ use super::Session;
 /// How many `input_required` answers one request may get before Patchbay stops asking the
 /// person: a server that keeps asking is stuck, or is fishing.
 pub(crate) const MAX_ROUNDS: usize = 10;
+/// How many things one round may ask for at once: each question is a dialog in front of the
+/// person (the same bound as the links one error may ask to open is 3; a form round may
+/// reasonably ask a few things).
+const MAX_INPUTS: usize = 8;
+/// The largest `requestState` sent back: it is the server's to keep small.
+const MAX_STATE: usize = 1024 * 1024;
 
 /// What one round of a request came back with.
 pub(crate) enum Round<T> {
@@ -74,11 +80,26 @@ impl Session {
     {
         let (mut responses, mut state) = (None, None);
         let mut state_only = 0u32;
-        for _ in 0..=MAX_ROUNDS {
+        for answered in 0..=MAX_ROUNDS {
             let asked = match round(responses.take(), state.take()).await {
                 Round::Done(value) => return Ok(value),
                 Round::Input(asked) => asked,
             };
+            // Stop before asking the person anything more: answers nobody will send are not
+            // asked for.
+            if answered == MAX_ROUNDS {
+                break;
+            }
+            if asked
+                .request_state
+                .as_ref()
+                .is_some_and(|s| s.len() > MAX_STATE)
+            {
+                return Err(self.refused(format!(
+                    "its request state is over {} MB",
+                    MAX_STATE / (1024 * 1024)
+                )));
+            }
             let requests = asked.input_requests.unwrap_or_default();
             if requests.is_empty() {
                 // Only state to send back (the server is working in steps): do not hammer it.
@@ -99,6 +120,13 @@ impl Session {
         })
     }
 
+    fn refused(&self, message: String) -> Stopped {
+        Stopped::Refused {
+            server: self.name.clone(),
+            message,
+        }
+    }
+
     /// Answers one round's requests, all at once: each question reaches the person as the
     /// 2025-era request would, and a cancel withdraws those still open.
     async fn answer_inputs(
@@ -106,15 +134,25 @@ impl Session {
         requests: rmcp::model::InputRequests,
         cancel: &CancellationToken,
     ) -> Result<InputResponses, Stopped> {
+        if requests.len() > MAX_INPUTS {
+            return Err(self.refused(format!(
+                "{} things at once (Patchbay answers at most {MAX_INPUTS} in one round)",
+                requests.len()
+            )));
+        }
         let client = self.client();
         // A child token: withdrawing this round's questions must not cancel the call.
         let questions = cancel.child_token();
+        // Nor may a question outlive the connection it came on: nobody could send its answer.
+        let connection = self.snapshot().connection;
         let answers = futures::future::try_join_all(requests.into_iter().map(|(key, request)| {
             let (client, questions) = (&client, &questions);
             async move {
-                let refused = |e: rmcp::ErrorData| Stopped::Refused {
-                    server: self.name.clone(),
-                    message: crate::causes::bounded(&e.message, crate::causes::SERVER_TEXT),
+                let refused = |e: rmcp::ErrorData| {
+                    self.refused(crate::causes::bounded(
+                        &e.message,
+                        crate::causes::SERVER_TEXT,
+                    ))
                 };
                 let value = match request {
                     InputRequest::Elicitation(r) => serde_json::to_value(
@@ -126,19 +164,21 @@ impl Session {
                     ),
                     #[allow(deprecated)]
                     InputRequest::ListRoots(_) => serde_json::to_value(client.roots()),
-                    _ => {
-                        return Err(Stopped::Refused {
-                            server: self.name.clone(),
-                            message: "a kind of input Patchbay does not know".into(),
-                        });
-                    }
+                    _ => return Err(self.refused("a kind of input Patchbay does not know".into())),
                 };
                 Ok::<_, Stopped>((key, value.unwrap_or_default()))
             }
         }));
+        let gone = async {
+            match &connection {
+                Some(connection) => connection.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
         let answered = tokio::select! {
             r = answers => r,
             _ = cancel.cancelled() => Err(Stopped::Cancelled),
+            _ = gone => Err(self.refused("the connection ended while the person was being asked".into())),
         };
         // Whatever ended the round, no question of it stays open.
         questions.cancel();
