@@ -103,6 +103,20 @@ fn call(tool: &str, arguments: serde_json::Value) -> CallRequest {
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The next question put to the person: its id and request.
+async fn asked(
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
+) -> (String, serde_json::Value) {
+    match expect_event(events, WAIT, |e| {
+        matches!(e, Event::ElicitationRequested { .. })
+    })
+    .await
+    {
+        Event::ElicitationRequested { id, request, .. } => (id, request),
+        _ => unreachable!(),
+    }
+}
+
 async fn speaks_the_current_revision(stdio: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (hub, _http) = connected(&dir, stdio).await;
@@ -154,15 +168,7 @@ async fn a_question_through_input_required(stdio: bool) {
     let (hub, _http) = connected(&dir, stdio).await;
     let mut events = hub.subscribe();
     let started = hub.start_call(call("ask_name", json!({}))).unwrap();
-    let asked = expect_event(
-        &mut events,
-        WAIT,
-        |e| matches!(e, Event::ElicitationRequested { server, .. } if server == "v2"),
-    )
-    .await;
-    let Event::ElicitationRequested { id, request, .. } = asked else {
-        unreachable!()
-    };
+    let (id, request) = asked(&mut events).await;
     assert_eq!(request["message"], "What is your name?");
     let name = json!({ "name": "Ada" }).as_object().cloned().unwrap();
     assert!(
@@ -192,13 +198,7 @@ async fn a_declined_question_goes_back_as_declined() {
     let (hub, _http) = connected(&dir, false).await;
     let mut events = hub.subscribe();
     let started = hub.start_call(call("ask_name", json!({}))).unwrap();
-    let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
-        matches!(e, Event::ElicitationRequested { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let (id, _) = asked(&mut events).await;
     hub.answer_elicitation("v2", &id, Answer::Decline).unwrap();
     let report = started.finish().await;
     assert_eq!(report.outcome, CallOutcome::ToolError);
@@ -217,13 +217,7 @@ async fn cancel_while_the_person_is_asked_withdraws_the_question() {
     let (hub, _http) = connected(&dir, false).await;
     let mut events = hub.subscribe();
     let started = hub.start_call(call("ask_name", json!({}))).unwrap();
-    let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
-        matches!(e, Event::ElicitationRequested { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let (id, _) = asked(&mut events).await;
     assert!(hub.cancel_call(&started.call_id));
     expect_event(&mut events, WAIT, |e| {
         matches!(e, Event::ElicitationFinished { id: i, action, .. } if *i == id && action == "cancel")
@@ -288,13 +282,7 @@ async fn a_round_that_asks_too_much_is_refused_before_anyone_is_asked() {
         .start_call(call("ask_many", json!({ "count": 2 })))
         .unwrap();
     for _ in 0..2 {
-        let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
-            matches!(e, Event::ElicitationRequested { .. })
-        })
-        .await
-        else {
-            unreachable!()
-        };
+        let (id, _) = asked(&mut events).await;
         hub.answer_elicitation("v2", &id, Answer::Decline).unwrap();
     }
     let report = started.finish().await;
@@ -315,13 +303,7 @@ async fn a_question_closes_when_the_connection_ends() {
                 .await
         })
     };
-    let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
-        matches!(e, Event::ElicitationRequested { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let (id, _) = asked(&mut events).await;
     hub.disconnect("v2").await.unwrap();
     expect_event(&mut events, WAIT, |e| {
         matches!(e, Event::ElicitationFinished { id: i, action, .. } if *i == id && action == "cancel")
@@ -340,13 +322,7 @@ async fn a_prompt_that_asks_first() {
     let mut events = hub.subscribe();
     let answering = hub.clone();
     let answerer = tokio::spawn(async move {
-        let Event::ElicitationRequested { id, .. } = expect_event(&mut events, WAIT, |e| {
-            matches!(e, Event::ElicitationRequested { .. })
-        })
-        .await
-        else {
-            unreachable!()
-        };
+        let (id, _) = asked(&mut events).await;
         let who = json!({ "who": "Grace" }).as_object().cloned().unwrap();
         answering
             .answer_elicitation("v2", &id, Answer::Accept(who))

@@ -41,6 +41,26 @@ async fn write_whole(path: &Path, bytes: Vec<u8>) -> Result<u64, HubError> {
     .expect("save task")
 }
 
+fn no_answer(wait: Duration) -> CatalogError {
+    CatalogError::Invalid(format!("no answer within {}s", wait.as_secs()))
+}
+
+/// A request to `session`'s server failed while `what`: the error names both (what the server
+/// wrote bounded), and a transport failure tells the session, which checks the connection.
+fn request_failed(session: &crate::session::Session, what: &str, e: CatalogError) -> HubError {
+    let message = match e {
+        CatalogError::Service(e) => {
+            session.request_failed(&e);
+            crate::causes::bounded(&e.to_string(), crate::causes::SERVER_TEXT)
+        }
+        CatalogError::Invalid(message) => message,
+    };
+    HubError::Request {
+        server: session.name().into(),
+        message: format!("{what} failed: {message}"),
+    }
+}
+
 impl Hub {
     /// The server's tools. rmcp caches the list and drops the cache on `tools/list_changed`.
     pub async fn tools(&self, name: &str) -> Result<Vec<Tool>, HubError> {
@@ -61,21 +81,10 @@ impl Hub {
         let session = self.session(name)?;
         let wait = Duration::from_secs(self.server(name)?.request_timeout_secs);
         let peer = session.ready_peer(wait).await?;
-        let failed = |message: String| HubError::Request {
-            server: name.into(),
-            message: format!("{what} failed: {message}"),
-        };
         match tokio::time::timeout(wait, request(peer)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(CatalogError::Service(e))) => {
-                session.request_failed(&e);
-                Err(failed(crate::causes::bounded(
-                    &e.to_string(),
-                    crate::causes::SERVER_TEXT,
-                )))
-            }
-            Ok(Err(CatalogError::Invalid(message))) => Err(failed(message)),
-            Err(_) => Err(failed(format!("no answer within {}s", wait.as_secs()))),
+            Ok(Err(e)) => Err(request_failed(&session, what, e)),
+            Err(_) => Err(request_failed(&session, what, no_answer(wait))),
         }
     }
 
@@ -145,10 +154,6 @@ impl Hub {
         let session = self.session(name)?;
         let wait = Duration::from_secs(self.server(name)?.request_timeout_secs);
         let peer = session.ready_peer(wait).await?;
-        let failed = |message: String| HubError::Request {
-            server: name.into(),
-            message: format!("{what} failed: {message}"),
-        };
         // Nothing cancels these requests but their end; the token only closes open questions.
         let cancel = tokio_util::sync::CancellationToken::new();
         let ended = session
@@ -159,25 +164,19 @@ impl Hub {
                         Ok(Ok(Round::Input(asked))) => Round::Input(asked),
                         Ok(Ok(Round::Done(value))) => Round::Done(Ok(value)),
                         Ok(Err(e)) => Round::Done(Err(e)),
-                        Err(_) => Round::Done(Err(CatalogError::Invalid(format!(
-                            "no answer within {}s",
-                            wait.as_secs()
-                        )))),
+                        Err(_) => Round::Done(Err(no_answer(wait))),
                     }
                 }
             })
             .await;
         match ended {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(CatalogError::Service(e))) => {
-                session.request_failed(&e);
-                Err(failed(crate::causes::bounded(
-                    &e.to_string(),
-                    crate::causes::SERVER_TEXT,
-                )))
-            }
-            Ok(Err(CatalogError::Invalid(message))) => Err(failed(message)),
-            Err(stopped) => Err(failed(stopped.to_string())),
+            Ok(Err(e)) => Err(request_failed(&session, what, e)),
+            Err(stopped) => Err(request_failed(
+                &session,
+                what,
+                CatalogError::Invalid(stopped.to_string()),
+            )),
         }
     }
 
