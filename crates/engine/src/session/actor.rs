@@ -264,6 +264,7 @@ impl Actor {
                 if super::stateless(&live.peer) {
                     tokio::spawn(super::listen::listen(
                         self.def.name.clone(),
+                        self.bus.clone(),
                         live.peer.clone(),
                         self.subscribed.clone(),
                         connection.clone(),

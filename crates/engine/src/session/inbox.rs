@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use rmcp::model::{ProgressNotificationParam, ProgressToken, ServerNotification};
+use rmcp::model::{GetMeta, ProgressNotificationParam, ProgressToken, ServerNotification};
 use tokio::sync::mpsc;
 
 use crate::elicitation::Elicitations;
@@ -157,23 +157,11 @@ impl Inbox {
                     data: n.params.data.clone(),
                 });
             }
-            ServerNotification::ToolListChangedNotification(_) => {
-                bus.publish(Event::ToolsChanged {
-                    server: server.to_string(),
-                });
-            }
-            ServerNotification::ResourceListChangedNotification(_) => {
-                bus.publish(Event::ListChanged {
-                    server: server.to_string(),
-                    list: "resources".into(),
-                });
-            }
-            ServerNotification::PromptListChangedNotification(_) => {
-                bus.publish(Event::ListChanged {
-                    server: server.to_string(),
-                    list: "prompts".into(),
-                });
-            }
+            // What came on a listen stream is told by the listen task, once rmcp has dropped
+            // the cached list it changes (it does so only after this tap has seen it), so a
+            // window that lists again on the event never gets the old list back.
+            n if n.get_meta().subscription_id().is_some() => {}
+            n if let Some(changed) = change_event(server, n) => bus.publish(changed),
             // SEP-1686's status notification; rmcp only knows the later one, so it is custom.
             ServerNotification::CustomNotification(n)
                 if n.method == "notifications/tasks/status" =>
@@ -205,15 +193,30 @@ impl Inbox {
                     });
                 }
             }
-            ServerNotification::ResourceUpdatedNotification(n) => {
-                bus.publish(Event::ResourceUpdated {
-                    server: server.to_string(),
-                    uri: n.params.uri.clone(),
-                });
-            }
             _ => {}
         }
     }
+}
+
+/// The event a list change or a resource update becomes.
+pub(crate) fn change_event(server: &str, notification: &ServerNotification) -> Option<Event> {
+    let server = server.to_string();
+    Some(match notification {
+        ServerNotification::ToolListChangedNotification(_) => Event::ToolsChanged { server },
+        ServerNotification::ResourceListChangedNotification(_) => Event::ListChanged {
+            server,
+            list: "resources".into(),
+        },
+        ServerNotification::PromptListChangedNotification(_) => Event::ListChanged {
+            server,
+            list: "prompts".into(),
+        },
+        ServerNotification::ResourceUpdatedNotification(n) => Event::ResourceUpdated {
+            server,
+            uri: n.params.uri.clone(),
+        },
+        _ => return None,
+    })
 }
 
 fn progress_event(server: &str, call_id: &str, p: ProgressNotificationParam) -> Event {

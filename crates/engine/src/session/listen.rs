@@ -3,10 +3,10 @@
 //! opened for what the server says can change plus the subscribed URIs, opened again (with a
 //! backoff) when it drops, and again when the person's subscriptions change.
 //!
-//! What arrives on it needs no handling here: the transport tap (`Observed`) shows every
-//! notification to the session's inbox in arrival order, whichever stream carried it, so list
-//! changes and resource updates become the same events as from a 2025-era server. This task
-//! only keeps the stream open and drains it.
+//! The transport tap (`Observed`) journals what arrives on it like any notification; the list
+//! changes and resource updates become events here, as they come out of the stream: rmcp drops
+//! its cached copy of a list before it hands the notification over, so a window that lists again
+//! on the event gets the new list (told from the tap, it could get the cached old one).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -16,6 +16,8 @@ use rmcp::service::SubscriptionEnd;
 use rmcp::{Peer, RoleClient};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+use crate::events::EventBus;
 
 /// The longest wait before opening a dropped stream again.
 const MOST: Duration = Duration::from_secs(30);
@@ -53,6 +55,7 @@ fn filter(peer: &Peer<RoleClient>, uris: &BTreeSet<String>) -> SubscriptionFilte
 /// missed in between).
 pub(super) async fn listen(
     server: String,
+    bus: EventBus,
     peer: Peer<RoleClient>,
     mut uris: watch::Receiver<BTreeSet<String>>,
     stop: CancellationToken,
@@ -106,7 +109,11 @@ pub(super) async fn listen(
         let ended = loop {
             tokio::select! {
                 next = stream.next() => match next {
-                    Ok(Some(_)) => {}
+                    Ok(Some(notification)) => {
+                        if let Some(changed) = super::inbox::change_event(&server, &notification) {
+                            bus.publish(changed);
+                        }
+                    }
                     // How it ended, not what the server wrote in its final answer.
                     Ok(None) => break match stream.end() {
                         Some(SubscriptionEnd::Graceful(_)) => "the server closed it",
