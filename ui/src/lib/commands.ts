@@ -185,8 +185,12 @@ export const commands = {
     invoke<ServerDetails>('server_details', { name }),
   addServer: (def: ServerDef, clientSecret?: string | null): Promise<void> =>
     invoke<void>('add_server', { def, clientSecret: clientSecret ?? null }),
-  updateServer: (def: ServerDef): Promise<void> =>
-    invoke<void>('update_server', { def }),
+  /**
+   * Replaces the definition of the server now called `name`; a `def` with another name renames
+   * it (its history and saved login move with it). A taken name is refused at the name field.
+   */
+  updateServer: (name: string, def: ServerDef): Promise<void> =>
+    invoke<void>('update_server', { name, def }),
   setEnabled: (name: string, enabled: boolean): Promise<void> =>
     invoke<void>('set_enabled', { name, enabled }),
   removeServer: (name: string): Promise<void> =>

@@ -228,13 +228,27 @@ impl Hub {
     /// stays so. Its roots, and whether it still waits for the person's review, stay as stored:
     /// roots change only through `edit_roots` (so a form opened before a root was added cannot
     /// drop it), and a review only through `confirm_launch`.
-    pub async fn update_server(&self, mut def: ServerDef) -> Result<(), HubError> {
+    pub async fn update_server(&self, def: ServerDef) -> Result<(), HubError> {
+        let name = def.name.clone();
+        self.edit_server(&name, def).await
+    }
+
+    /// [`Hub::update_server`] for the server now called `name`; a `def` with another name also
+    /// renames it, moving everything kept under the old name (see `hub/rename.rs`). A name
+    /// that is taken changes nothing.
+    pub async fn edit_server(&self, name: &str, mut def: ServerDef) -> Result<(), HubError> {
         let _edit = self.inner.edits.lock().await;
-        let old = self.session(&def.name)?;
-        let previous = self.stored(&def.name).await?;
+        let old = self.session(name)?;
+        let previous = self.stored(name).await?;
         def.roots = previous.roots.clone();
         def.needs_review = previous.needs_review;
         def.validate()?;
+        let renamed = def.name != name;
+        if renamed && self.inner.store.get_server(&def.name).await?.is_some() {
+            return Err(HubError::Store(crate::store::StoreError::Duplicate(
+                def.name,
+            )));
+        }
         let moved = origin(&previous) != origin(&def);
         if moved && def.is_masked() {
             return Err(HubError::Invalid(config::InvalidServer {
@@ -245,12 +259,16 @@ impl Hub {
             }));
         }
         let stored = if def.is_masked() {
-            definitions::stored_values(&self.inner.store, self.inner.auth.vault(), &def.name)
-                .await?
+            definitions::stored_values(&self.inner.store, self.inner.auth.vault(), name).await?
         } else {
             config::SecretValues::default()
         };
+        // Sealed for `def.name`: a sealed value opens only under the name it was sealed for.
         let new = definitions::seal(self.inner.auth.vault(), &def, Some(&stored)).await?;
+        if renamed {
+            let repointed = previous.remote_url() != new.def.remote_url();
+            return self.rename(name, new, repointed, moved).await;
+        }
         self.inner
             .store
             .replace_server(new.def.clone(), new.sealed)
