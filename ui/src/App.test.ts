@@ -5,6 +5,7 @@ import App from './App.svelte';
 import { fakeBackend, stdioServer, type Handler } from './test/ipc';
 import type { Doctor } from './lib/bindings/Doctor';
 import type { Export } from './lib/bindings/Export';
+import type { SavedExport } from './lib/bindings/SavedExport';
 
 function app(doctor: Partial<Doctor>, extra: Record<string, Handler> = {}) {
   const backend = fakeBackend({
@@ -151,7 +152,7 @@ describe('the window', () => {
       expect(backend.calls.some((c) => c.cmd === 'export_servers')).toBe(false);
       expect(within(dialog).getByRole('radio', { name: /Leave them out/ })).toBeChecked();
       expect(within(dialog).getByRole('radio', { name: /Leave them out/ })).toHaveFocus();
-      await user.click(within(dialog).getByRole('button', { name: 'Copy without values' }));
+      await user.click(within(dialog).getByRole('button', { name: 'Copy' }));
       expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: false }]);
       const copied = () => backend.calls.filter((c) => c.cmd === 'copy_text').map((c) => c.args.text as string);
       expect(copied().map((t) => JSON.parse(t))).toEqual([document]);
@@ -165,14 +166,43 @@ describe('the window', () => {
       const user = userEvent.setup();
       await user.click(await screen.findByRole('button', { name: 'Export…' }));
       const dialog = screen.getByRole('dialog', { name: 'Export servers' });
-      expect(within(dialog).queryByText(/clipboard will hold your secrets/)).toBeNull();
+      expect(within(dialog).queryByText(/secrets will be in plain text/)).toBeNull();
       await user.click(within(dialog).getByRole('radio', { name: 'Include them' }));
-      expect(within(dialog).getByRole('alert')).toHaveTextContent('The clipboard will hold your secrets');
+      expect(within(dialog).getByRole('alert')).toHaveTextContent(/on the clipboard, where any program can read them/);
       await user.click(within(dialog).getByRole('button', { name: 'Copy with values' }));
       expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: true }]);
       const copied = backend.calls.filter((c) => c.cmd === 'copy_text').map((c) => c.args.text as string);
       expect(copied).toHaveLength(1);
       expect(copied[0]).toContain('t0ken');
+    });
+
+    it('saves to the file the person chooses in the native dialog, without values by default', async () => {
+      const backend = app({ backend: 'keyring' }, {
+        save_export: (args): SavedExport | null => ({ path: '/home/me/mcp.json', servers: 1, secrets_left_out: args.includeSecrets ? 0 : 1 }),
+      });
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: 'Export…' }));
+      const dialog = screen.getByRole('dialog', { name: 'Export servers' });
+      await user.click(within(dialog).getByRole('button', { name: 'Save to a file…' }));
+      expect(backend.calls.filter((c) => c.cmd === 'save_export').map((c) => c.args)).toEqual([{ includeSecrets: false }]);
+      expect(await screen.findByText(/^Saved 1 server to \/home\/me\/mcp\.json\. 1 env and header value was left out/)).toHaveAttribute('role', 'status');
+      expect(screen.queryByRole('dialog')).toBeNull();
+      // Nothing went through the clipboard.
+      expect(backend.calls.some((c) => c.cmd === 'export_servers' || c.cmd === 'copy_text')).toBe(false);
+    });
+
+    it('keeps the choice open when the save dialog is closed, and saves values only when asked', async () => {
+      const answers: (SavedExport | null)[] = [null, { path: '/tmp/all.json', servers: 2, secrets_left_out: 0 }];
+      const backend = app({ backend: 'keyring' }, { save_export: () => answers.shift() ?? null });
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: 'Export…' }));
+      const dialog = screen.getByRole('dialog', { name: 'Export servers' });
+      await user.click(within(dialog).getByRole('radio', { name: 'Include them' }));
+      await user.click(within(dialog).getByRole('button', { name: 'Save to a file…' }));
+      expect(screen.getByRole('dialog', { name: 'Export servers' })).toBeInTheDocument();
+      await user.click(within(dialog).getByRole('button', { name: 'Save to a file…' }));
+      expect(backend.calls.filter((c) => c.cmd === 'save_export').map((c) => c.args)).toEqual([{ includeSecrets: true }, { includeSecrets: true }]);
+      expect(await screen.findByText(/^Saved 2 servers to \/tmp\/all\.json, with their env and header values; only you can read the file\.$/)).toBeInTheDocument();
     });
 
     it('copies nothing when cancelled', async () => {

@@ -34,7 +34,7 @@ pub use elicitation::{Answer, AnswerAction, defaults as form_defaults};
 pub use events::{Event, EventBatch, ServerState, next_batch};
 pub use hub::{
     Doctor, Hub, HubError, HubOptions, ImportChoices, ImportPreview, ImportedServer, Login,
-    ServerDetails, ServerView, StartedCall, VaultReset,
+    SavedExport, ServerDetails, ServerView, StartedCall, VaultReset,
 };
 pub use notices::Notice;
 pub use preview::{Preview, preview};

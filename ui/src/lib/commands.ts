@@ -19,6 +19,7 @@ import type { Page } from './bindings/Page';
 import type { PastCall } from './bindings/PastCall';
 import type { Preview } from './bindings/Preview';
 import type { RootDef } from './bindings/RootDef';
+import type { SavedExport } from './bindings/SavedExport';
 import type { ServerDef } from './bindings/ServerDef';
 import type { ServerDetails } from './bindings/ServerDetails';
 import type { ServerView } from './bindings/ServerView';
@@ -161,6 +162,13 @@ export const commands = {
    */
   exportServers: (includeSecrets: boolean): Promise<Export> =>
     invoke<Export>('export_servers', { includeSecrets }),
+  /**
+   * Every server in Claude Desktop's `mcpServers` shape, saved where the person chooses with a
+   * native dialog (readable only by them); env and header values only when they asked for them.
+   * `None` when they closed the dialog.
+   */
+  saveExport: (includeSecrets: boolean): Promise<SavedExport | null> =>
+    invoke<SavedExport | null>('save_export', { includeSecrets }),
   /**
    * Logs in through the system browser. The engine checks the authorization URL before it
    * announces it; only then does the opener plugin get it. `PATCHBAY_BROWSER=follow` (for

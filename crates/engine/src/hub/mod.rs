@@ -8,7 +8,7 @@ mod servers;
 
 pub use doctor::{Doctor, VaultReset};
 pub use requests::StartedCall;
-pub use servers::{ImportChoices, ImportPreview, ImportedServer};
+pub use servers::{ImportChoices, ImportPreview, ImportedServer, SavedExport};
 
 use std::collections::HashMap;
 use std::path::PathBuf;

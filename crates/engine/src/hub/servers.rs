@@ -84,6 +84,16 @@ impl ImportChoices {
     }
 }
 
+/// An export written to a file.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SavedExport {
+    pub path: PathBuf,
+    pub servers: usize,
+    /// Env and header values written as "" because they were not asked for.
+    pub secrets_left_out: usize,
+}
+
 /// Parsed imports waiting for the person's word, by id.
 #[derive(Default)]
 pub(super) struct PendingImports(std::sync::Mutex<HashMap<String, PendingImport>>);
@@ -529,5 +539,33 @@ impl Hub {
             defs = revealed;
         }
         Ok(config::export_claude(&defs, secrets))
+    }
+
+    /// [`Hub::export_claude`] written to `path`, whole or not at all, readable only by the
+    /// person (0600 on Unix, whatever the umask: it may hold their secrets).
+    pub async fn export_claude_to(
+        &self,
+        path: &Path,
+        secrets: bool,
+    ) -> Result<SavedExport, HubError> {
+        let export = self.export_claude(secrets).await?;
+        let servers = export.document["mcpServers"]
+            .as_object()
+            .map_or(0, |m| m.len());
+        let mut bytes = serde_json::to_vec_pretty(&export.document).expect("JSON serialises");
+        bytes.push(b'\n');
+        let target = path.to_path_buf();
+        tokio::task::spawn_blocking(move || crate::files::write_whole(&target, &bytes))
+            .await
+            .expect("export task")
+            .map_err(|e| HubError::Save {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
+        Ok(SavedExport {
+            path: path.into(),
+            servers,
+            secrets_left_out: export.secrets_left_out,
+        })
     }
 }
