@@ -1,6 +1,6 @@
 import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { fakeBackend, stdioServer, type Handler } from './test/ipc';
 import type { Doctor } from './lib/bindings/Doctor';
@@ -21,6 +21,9 @@ function app(doctor: Partial<Doctor>, extra: Record<string, Handler> = {}) {
 }
 
 describe('the window', () => {
+  // What the window remembers (the sidebar folded, the key notice read) starts fresh each test.
+  afterEach(() => localStorage.clear());
+
   it('shows the stored servers at once, says where secrets live, and reports its first paint', async () => {
     const backend = fakeBackend({
       list_servers: () => [stdioServer('alpha', { state: 'connecting' }), stdioServer('beta', { state: 'disconnected' })],
@@ -124,6 +127,47 @@ describe('the window', () => {
     await user.click(screen.getByRole('button', { name: /Servers/ }));
     expect(screen.getByRole('navigation', { name: 'Servers' })).toBeVisible();
     expect(localStorage.getItem('patchbay.sidebar')).toBe('shown');
+  });
+
+  it('keeps Import, Export and Settings out of the scrolling list, however many servers there are', async () => {
+    app({ backend: 'keyring' }, { list_servers: () => Array.from({ length: 40 }, (_, i) => stdioServer(`server-${i}`)) });
+    await screen.findByRole('button', { name: /server-39/ });
+    const list = document.getElementById('server-scroll')!;
+    expect(list).toContainElement(screen.getByRole('button', { name: /server-39/ }));
+    for (const name of ['Import…', 'Export…', 'Settings']) {
+      const button = screen.getByRole('button', { name });
+      expect(list).not.toContainElement(button);
+      expect(screen.getByRole('complementary')).toContainElement(button);
+    }
+  });
+
+  it('says where the key file is until the person has read it once, then in Settings', async () => {
+    const keyFile = { backend: 'key_file' as const, path: '/home/me/.local/share/patchbay/vault.key', reason: 'no Secret Service on this desktop' };
+    app(keyFile);
+    const user = userEvent.setup();
+    const notice = await screen.findByText(/sealed under a key in/);
+    expect(notice).toHaveTextContent(/vault\.key, readable only by you: no Secret Service on this desktop\. Settings says this again\./);
+    await user.click(screen.getByRole('button', { name: 'Got it' }));
+    expect(screen.queryByText(/sealed under a key in/)).toBeNull();
+    expect(screen.getByRole('button', { name: 'Settings' })).toHaveFocus();
+    expect(localStorage.getItem('patchbay.keyNotice')).toBe('seen');
+
+    // In Settings from then on.
+    await user.click(screen.getByRole('button', { name: 'Settings' }));
+    const settings = screen.getByRole('region', { name: 'Settings' });
+    expect(within(settings).getByText(/Sealed under a key in/)).toHaveTextContent(/\/home\/me\/\.local\/share\/patchbay\/vault\.key, readable only by you/);
+    expect(within(settings).getByText('/d/patchbay.db')).toBeInTheDocument();
+  });
+
+  it('does not show the key-file notice again once it has been read, in a later session', async () => {
+    localStorage.setItem('patchbay.keyNotice', 'seen');
+    app({ backend: 'key_file', path: '/k/vault.key', reason: 'no Secret Service on this desktop' });
+    await screen.findByRole('button', { name: /alpha/ });
+    await vi.waitFor(() => expect(screen.getByRole('button', { name: 'Settings' })).toBeInTheDocument());
+    // Give the doctor's answer time to arrive: still no notice.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.queryByText(/sealed under a key in/)).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Got it' })).toBeNull();
   });
 
   it('shows the reason a locked vault gives, which says what to do', async () => {
