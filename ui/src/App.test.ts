@@ -5,6 +5,7 @@ import App from './App.svelte';
 import { fakeBackend, stdioServer, type Handler } from './test/ipc';
 import type { Doctor } from './lib/bindings/Doctor';
 import type { Export } from './lib/bindings/Export';
+import type { FoundConfig } from './lib/bindings/FoundConfig';
 import type { SavedExport } from './lib/bindings/SavedExport';
 
 function app(doctor: Partial<Doctor>, extra: Record<string, Handler> = {}) {
@@ -111,6 +112,60 @@ describe('the window', () => {
     const user = userEvent.setup();
     await user.click(screen.getByRole('button', { name: /^Import from Claude Desktop/ }));
     expect(await screen.findByRole('heading', { name: /Import/ })).toBeInTheDocument();
+  });
+
+  it('lists the other clients’ config files found on this machine on a first run, each opening its import preview', async () => {
+    const backend = fakeBackend({
+      list_servers: () => [],
+      doctor: () => ({ data_dir: '/d', database: '/d/patchbay.db', peers: [], backend: 'no_key_yet' }),
+      ui_painted: () => null,
+      found_configs: (): FoundConfig[] => [
+        { app: 'claude_desktop', path: '/home/me/.config/Claude/claude_desktop_config.json' },
+        { app: 'cursor', path: '/home/me/.cursor/mcp.json' },
+      ],
+      preview_import: (args) => ({ id: 'p1', file: args.path, servers: [], warnings: [] }),
+    });
+    render(App);
+    const list = await screen.findByRole('list', { name: 'Found on this machine' });
+    const rows = within(list).getAllByRole('listitem');
+    expect(rows.map((r) => r.textContent?.replace(/\s+/g, ' ').trim())).toEqual([
+      'Claude Desktop /home/me/.config/Claude/claude_desktop_config.json Import…',
+      'Cursor /home/me/.cursor/mcp.json Import…',
+    ]);
+    const user = userEvent.setup();
+    await user.click(within(list).getByRole('button', { name: 'Import from Cursor: /home/me/.cursor/mcp.json' }));
+    expect(await screen.findByRole('heading', { name: 'Import servers' })).toBeInTheDocument();
+    // Previewed at once: the person sees what the file would add, nothing is added yet.
+    await vi.waitFor(() => expect(backend.calls.filter((c) => c.cmd === 'preview_import').map((c) => c.args)).toEqual([{ path: '/home/me/.cursor/mcp.json' }]));
+    expect(screen.getByLabelText('Configuration file')).toHaveValue('/home/me/.cursor/mcp.json');
+    expect(backend.calls.some((c) => c.cmd === 'import_servers')).toBe(false);
+  });
+
+  it('offers the example server as a filled-in form that runs nothing until the person adds it', async () => {
+    const backend = fakeBackend({
+      list_servers: () => [],
+      doctor: () => ({ data_dir: '/d', database: '/d/patchbay.db', peers: [], backend: 'no_key_yet' }),
+      ui_painted: () => null,
+      found_configs: () => [],
+      add_server: () => null,
+      list_tools: () => [],
+      history: () => [],
+    });
+    render(App);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Try the example server' }));
+    const form = screen.getByRole('form', { name: 'Add a server' });
+    expect(form).toHaveAccessibleDescription(/runs this command .* only once you press Add/);
+    // The whole command is there to read.
+    expect(screen.getByLabelText('Name')).toHaveValue('everything');
+    expect(screen.getByLabelText('Command')).toHaveValue('npx');
+    expect(screen.getByLabelText(/Arguments/)).toHaveValue('-y\n@modelcontextprotocol/server-everything@2026.8.31');
+    expect(backend.calls.some((c) => c.cmd === 'add_server' || c.cmd === 'connect')).toBe(false);
+    await user.click(within(form).getByRole('button', { name: 'Add' }));
+    expect(backend.calls.find((c) => c.cmd === 'add_server')?.args.def).toMatchObject({
+      name: 'everything',
+      transport: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything@2026.8.31'] },
+    });
   });
 
   it('folds the server list away and back, and remembers it', async () => {

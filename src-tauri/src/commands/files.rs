@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use patchbay_engine::{Export, Hub, ImportChoices, ImportPreview, SavedExport, ServerDef};
+use patchbay_engine::{
+    Export, FoundConfig, Hub, ImportChoices, ImportPreview, SavedExport, ServerDef,
+};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
@@ -44,6 +46,12 @@ pub(crate) async fn chosen(
     rx: tokio::sync::oneshot::Receiver<Option<tauri_plugin_dialog::FilePath>>,
 ) -> Option<PathBuf> {
     rx.await.ok().flatten().and_then(|p| p.into_path().ok())
+}
+
+/// The Claude Desktop, VS Code and Cursor config files on this machine, to offer for import.
+#[tauri::command]
+pub async fn found_configs(hub: State<'_, Hub>) -> Result<Vec<FoundConfig>> {
+    Ok(hub.found_configs().await)
 }
 
 /// Reads a config file and keeps what it would add (values masked); nothing is stored.

@@ -7,6 +7,7 @@ import type { CallReport } from './bindings/CallReport';
 import type { Doctor } from './bindings/Doctor';
 import type { EventBatch } from './bindings/EventBatch';
 import type { Export } from './bindings/Export';
+import type { FoundConfig } from './bindings/FoundConfig';
 import type { ImportChoices } from './bindings/ImportChoices';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { JsonValue } from './bindings/serde_json/JsonValue';
@@ -139,6 +140,11 @@ export const commands = {
    */
   pickImportFile: (): Promise<string | null> =>
     invoke<string | null>('pick_import_file'),
+  /**
+   * The Claude Desktop, VS Code and Cursor config files on this machine, to offer for import.
+   */
+  foundConfigs: (): Promise<FoundConfig[]> =>
+    invoke<FoundConfig[]>('found_configs'),
   /**
    * Reads a config file and keeps what it would add (values masked); nothing is stored.
    */

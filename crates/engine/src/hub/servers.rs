@@ -422,6 +422,14 @@ impl Hub {
         Ok(roots)
     }
 
+    /// The config files of Claude Desktop, VS Code and Cursor on this machine, for a first
+    /// run to offer (each then goes through `preview_import`).
+    pub async fn found_configs(&self) -> Vec<config::FoundConfig> {
+        tokio::task::spawn_blocking(config::found_configs)
+            .await
+            .unwrap_or_default()
+    }
+
     /// Reads another client's config file and keeps what it would add, for `apply_import`;
     /// stores nothing. Values are masked unless `reveal` (those that change what runs are
     /// always shown).
