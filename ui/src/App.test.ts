@@ -1,10 +1,12 @@
 import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { fakeBackend, stdioServer, type Handler } from './test/ipc';
 import type { Doctor } from './lib/bindings/Doctor';
 import type { Export } from './lib/bindings/Export';
+import type { FoundConfig } from './lib/bindings/FoundConfig';
+import type { SavedExport } from './lib/bindings/SavedExport';
 
 function app(doctor: Partial<Doctor>, extra: Record<string, Handler> = {}) {
   const backend = fakeBackend({
@@ -20,6 +22,9 @@ function app(doctor: Partial<Doctor>, extra: Record<string, Handler> = {}) {
 }
 
 describe('the window', () => {
+  // What the window remembers (the sidebar folded, the key notice read) starts fresh each test.
+  afterEach(() => localStorage.clear());
+
   it('shows the stored servers at once, says where secrets live, and reports its first paint', async () => {
     const backend = fakeBackend({
       list_servers: () => [stdioServer('alpha', { state: 'connecting' }), stdioServer('beta', { state: 'disconnected' })],
@@ -109,6 +114,60 @@ describe('the window', () => {
     expect(await screen.findByRole('heading', { name: /Import/ })).toBeInTheDocument();
   });
 
+  it('lists the other clients’ config files found on this machine on a first run, each opening its import preview', async () => {
+    const backend = fakeBackend({
+      list_servers: () => [],
+      doctor: () => ({ data_dir: '/d', database: '/d/patchbay.db', peers: [], backend: 'no_key_yet' }),
+      ui_painted: () => null,
+      found_configs: (): FoundConfig[] => [
+        { app: 'claude_desktop', path: '/home/me/.config/Claude/claude_desktop_config.json' },
+        { app: 'cursor', path: '/home/me/.cursor/mcp.json' },
+      ],
+      preview_import: (args) => ({ id: 'p1', file: args.path, servers: [], warnings: [] }),
+    });
+    render(App);
+    const list = await screen.findByRole('list', { name: 'Found on this machine' });
+    const rows = within(list).getAllByRole('listitem');
+    expect(rows.map((r) => r.textContent?.replace(/\s+/g, ' ').trim())).toEqual([
+      'Claude Desktop /home/me/.config/Claude/claude_desktop_config.json Import…',
+      'Cursor /home/me/.cursor/mcp.json Import…',
+    ]);
+    const user = userEvent.setup();
+    await user.click(within(list).getByRole('button', { name: 'Import from Cursor: /home/me/.cursor/mcp.json' }));
+    expect(await screen.findByRole('heading', { name: 'Import servers' })).toBeInTheDocument();
+    // Previewed at once: the person sees what the file would add, nothing is added yet.
+    await vi.waitFor(() => expect(backend.calls.filter((c) => c.cmd === 'preview_import').map((c) => c.args)).toEqual([{ path: '/home/me/.cursor/mcp.json' }]));
+    expect(screen.getByLabelText('Configuration file')).toHaveValue('/home/me/.cursor/mcp.json');
+    expect(backend.calls.some((c) => c.cmd === 'import_servers')).toBe(false);
+  });
+
+  it('offers the example server as a filled-in form that runs nothing until the person adds it', async () => {
+    const backend = fakeBackend({
+      list_servers: () => [],
+      doctor: () => ({ data_dir: '/d', database: '/d/patchbay.db', peers: [], backend: 'no_key_yet' }),
+      ui_painted: () => null,
+      found_configs: () => [],
+      add_server: () => null,
+      list_tools: () => [],
+      history: () => [],
+    });
+    render(App);
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Try the example server' }));
+    const form = screen.getByRole('form', { name: 'Add a server' });
+    expect(form).toHaveAccessibleDescription(/runs this command .* only once you press Add/);
+    // The whole command is there to read.
+    expect(screen.getByLabelText('Name')).toHaveValue('everything');
+    expect(screen.getByLabelText('Command')).toHaveValue('npx');
+    expect(screen.getByLabelText(/Arguments/)).toHaveValue('-y\n@modelcontextprotocol/server-everything@2026.8.31');
+    expect(backend.calls.some((c) => c.cmd === 'add_server' || c.cmd === 'connect')).toBe(false);
+    await user.click(within(form).getByRole('button', { name: 'Add' }));
+    expect(backend.calls.find((c) => c.cmd === 'add_server')?.args.def).toMatchObject({
+      name: 'everything',
+      transport: { type: 'stdio', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything@2026.8.31'] },
+    });
+  });
+
   it('folds the server list away and back, and remembers it', async () => {
     localStorage.removeItem('patchbay.sidebar');
     app({ backend: 'keyring' });
@@ -123,6 +182,47 @@ describe('the window', () => {
     await user.click(screen.getByRole('button', { name: /Servers/ }));
     expect(screen.getByRole('navigation', { name: 'Servers' })).toBeVisible();
     expect(localStorage.getItem('patchbay.sidebar')).toBe('shown');
+  });
+
+  it('keeps Import, Export and Settings out of the scrolling list, however many servers there are', async () => {
+    app({ backend: 'keyring' }, { list_servers: () => Array.from({ length: 40 }, (_, i) => stdioServer(`server-${i}`)) });
+    await screen.findByRole('button', { name: /server-39/ });
+    const list = document.getElementById('server-scroll')!;
+    expect(list).toContainElement(screen.getByRole('button', { name: /server-39/ }));
+    for (const name of ['Import…', 'Export…', 'Settings']) {
+      const button = screen.getByRole('button', { name });
+      expect(list).not.toContainElement(button);
+      expect(screen.getByRole('complementary')).toContainElement(button);
+    }
+  });
+
+  it('says where the key file is until the person has read it once, then in Settings', async () => {
+    const keyFile = { backend: 'key_file' as const, path: '/home/me/.local/share/patchbay/vault.key', reason: 'no Secret Service on this desktop' };
+    app(keyFile);
+    const user = userEvent.setup();
+    const notice = await screen.findByText(/sealed under a key in/);
+    expect(notice).toHaveTextContent(/vault\.key, readable only by you: no Secret Service on this desktop\. Settings says this again\./);
+    await user.click(screen.getByRole('button', { name: 'Got it' }));
+    expect(screen.queryByText(/sealed under a key in/)).toBeNull();
+    expect(screen.getByRole('button', { name: 'Settings' })).toHaveFocus();
+    expect(localStorage.getItem('patchbay.keyNotice')).toBe('seen');
+
+    // In Settings from then on.
+    await user.click(screen.getByRole('button', { name: 'Settings' }));
+    const settings = screen.getByRole('region', { name: 'Settings' });
+    expect(within(settings).getByText(/Sealed under a key in/)).toHaveTextContent(/\/home\/me\/\.local\/share\/patchbay\/vault\.key, readable only by you/);
+    expect(within(settings).getByText('/d/patchbay.db')).toBeInTheDocument();
+  });
+
+  it('does not show the key-file notice again once it has been read, in a later session', async () => {
+    localStorage.setItem('patchbay.keyNotice', 'seen');
+    app({ backend: 'key_file', path: '/k/vault.key', reason: 'no Secret Service on this desktop' });
+    await screen.findByRole('button', { name: /alpha/ });
+    await vi.waitFor(() => expect(screen.getByRole('button', { name: 'Settings' })).toBeInTheDocument());
+    // Give the doctor's answer time to arrive: still no notice.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.queryByText(/sealed under a key in/)).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Got it' })).toBeNull();
   });
 
   it('shows the reason a locked vault gives, which says what to do', async () => {
@@ -151,7 +251,7 @@ describe('the window', () => {
       expect(backend.calls.some((c) => c.cmd === 'export_servers')).toBe(false);
       expect(within(dialog).getByRole('radio', { name: /Leave them out/ })).toBeChecked();
       expect(within(dialog).getByRole('radio', { name: /Leave them out/ })).toHaveFocus();
-      await user.click(within(dialog).getByRole('button', { name: 'Copy without values' }));
+      await user.click(within(dialog).getByRole('button', { name: 'Copy' }));
       expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: false }]);
       const copied = () => backend.calls.filter((c) => c.cmd === 'copy_text').map((c) => c.args.text as string);
       expect(copied().map((t) => JSON.parse(t))).toEqual([document]);
@@ -165,14 +265,43 @@ describe('the window', () => {
       const user = userEvent.setup();
       await user.click(await screen.findByRole('button', { name: 'Export…' }));
       const dialog = screen.getByRole('dialog', { name: 'Export servers' });
-      expect(within(dialog).queryByText(/clipboard will hold your secrets/)).toBeNull();
+      expect(within(dialog).queryByText(/secrets will be in plain text/)).toBeNull();
       await user.click(within(dialog).getByRole('radio', { name: 'Include them' }));
-      expect(within(dialog).getByRole('alert')).toHaveTextContent('The clipboard will hold your secrets');
+      expect(within(dialog).getByRole('alert')).toHaveTextContent(/on the clipboard, where any program can read them/);
       await user.click(within(dialog).getByRole('button', { name: 'Copy with values' }));
       expect(backend.calls.filter((c) => c.cmd === 'export_servers').map((c) => c.args)).toEqual([{ includeSecrets: true }]);
       const copied = backend.calls.filter((c) => c.cmd === 'copy_text').map((c) => c.args.text as string);
       expect(copied).toHaveLength(1);
       expect(copied[0]).toContain('t0ken');
+    });
+
+    it('saves to the file the person chooses in the native dialog, without values by default', async () => {
+      const backend = app({ backend: 'keyring' }, {
+        save_export: (args): SavedExport | null => ({ path: '/home/me/mcp.json', servers: 1, secrets_left_out: args.includeSecrets ? 0 : 1 }),
+      });
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: 'Export…' }));
+      const dialog = screen.getByRole('dialog', { name: 'Export servers' });
+      await user.click(within(dialog).getByRole('button', { name: 'Save to a file…' }));
+      expect(backend.calls.filter((c) => c.cmd === 'save_export').map((c) => c.args)).toEqual([{ includeSecrets: false }]);
+      expect(await screen.findByText(/^Saved 1 server to \/home\/me\/mcp\.json\. 1 env and header value was left out/)).toHaveAttribute('role', 'status');
+      expect(screen.queryByRole('dialog')).toBeNull();
+      // Nothing went through the clipboard.
+      expect(backend.calls.some((c) => c.cmd === 'export_servers' || c.cmd === 'copy_text')).toBe(false);
+    });
+
+    it('keeps the choice open when the save dialog is closed, and saves values only when asked', async () => {
+      const answers: (SavedExport | null)[] = [null, { path: '/tmp/all.json', servers: 2, secrets_left_out: 0 }];
+      const backend = app({ backend: 'keyring' }, { save_export: () => answers.shift() ?? null });
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: 'Export…' }));
+      const dialog = screen.getByRole('dialog', { name: 'Export servers' });
+      await user.click(within(dialog).getByRole('radio', { name: 'Include them' }));
+      await user.click(within(dialog).getByRole('button', { name: 'Save to a file…' }));
+      expect(screen.getByRole('dialog', { name: 'Export servers' })).toBeInTheDocument();
+      await user.click(within(dialog).getByRole('button', { name: 'Save to a file…' }));
+      expect(backend.calls.filter((c) => c.cmd === 'save_export').map((c) => c.args)).toEqual([{ includeSecrets: true }, { includeSecrets: true }]);
+      expect(await screen.findByText(/^Saved 2 servers to \/tmp\/all\.json, with their env and header values; only you can read the file\.$/)).toBeInTheDocument();
     });
 
     it('copies nothing when cancelled', async () => {

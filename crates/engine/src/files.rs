@@ -108,8 +108,9 @@ pub(crate) fn lock(path: &Path, wait: Duration, busy: &str) -> Result<File, Stri
 }
 
 /// Writes a file whole or not at all: into a temporary file beside it, synced, then renamed
-/// over it, so a crash or a full disk never leaves half a file under the chosen name.
-/// Blocking.
+/// over it, so a crash or a full disk never leaves half a file under the chosen name. The
+/// file is readable only by its owner (0600 on Unix, as the temporary file is made), whatever
+/// the umask or the mode of a file it replaces. Blocking.
 pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

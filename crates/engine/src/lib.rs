@@ -29,12 +29,14 @@ pub use auth::{AuthStatus, LogoutReport};
 pub use calls::{CallReport, CallRequest, PastCall};
 pub use catalog::{CompletionTarget, Listing, Page};
 pub use clock::now_ms;
-pub use config::{EnvEntry, Export, LaunchPlan, RootDef, ServerDef, TransportDef};
+pub use config::{
+    ConfigApp, EnvEntry, Export, FoundConfig, LaunchPlan, RootDef, ServerDef, TransportDef,
+};
 pub use elicitation::{Answer, AnswerAction, defaults as form_defaults};
 pub use events::{Event, EventBatch, ServerState, next_batch};
 pub use hub::{
     Doctor, Hub, HubError, HubOptions, ImportChoices, ImportPreview, ImportedServer, Login,
-    ServerDetails, ServerView, StartedCall, VaultReset,
+    SavedExport, ServerDetails, ServerView, StartedCall, VaultReset,
 };
 pub use notices::Notice;
 pub use preview::{Preview, preview};

@@ -130,6 +130,33 @@ async fn env_and_header_values_are_sealed_at_rest_masked_when_shown_and_given_to
         full.document["mcpServers"]["gh"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"],
         secret
     );
+
+    // Saved to a file: the same document, readable only by its owner, even over a file that
+    // was readable by all; values left out unless asked.
+    let out = dir.path().join("exported.json");
+    std::fs::write(&out, b"old").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let saved = hub.export_claude_to(&out, false).await.unwrap();
+    assert_eq!((saved.servers, saved.secrets_left_out), (2, 4));
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(written, bare.document);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    hub.export_claude_to(&out, true).await.unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(written, full.document);
+    // A folder that is not there is a plain error naming the path.
+    let nowhere = dir.path().join("missing/exported.json");
+    let err = hub.export_claude_to(&nowhere, false).await.unwrap_err();
+    assert!(err.to_string().contains("missing/exported.json"), "{err}");
     hub.shutdown().await;
 }
 

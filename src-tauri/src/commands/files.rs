@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use patchbay_engine::{Export, Hub, ImportChoices, ImportPreview, ServerDef};
+use patchbay_engine::{
+    Export, FoundConfig, Hub, ImportChoices, ImportPreview, SavedExport, ServerDef,
+};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
@@ -46,6 +48,12 @@ pub(crate) async fn chosen(
     rx.await.ok().flatten().and_then(|p| p.into_path().ok())
 }
 
+/// The Claude Desktop, VS Code and Cursor config files on this machine, to offer for import.
+#[tauri::command]
+pub async fn found_configs(hub: State<'_, Hub>) -> Result<Vec<FoundConfig>> {
+    Ok(hub.found_configs().await)
+}
+
 /// Reads a config file and keeps what it would add (values masked); nothing is stored.
 #[tauri::command]
 pub async fn preview_import(hub: State<'_, Hub>, path: String) -> Result<ImportPreview> {
@@ -83,4 +91,19 @@ pub async fn import_servers(
 #[tauri::command]
 pub async fn export_servers(hub: State<'_, Hub>, include_secrets: bool) -> Result<Export> {
     Ok(hub.export_claude(include_secrets).await?)
+}
+
+/// Every server in Claude Desktop's `mcpServers` shape, saved where the person chooses with a
+/// native dialog (readable only by them); env and header values only when they asked for them.
+/// `None` when they closed the dialog.
+#[tauri::command]
+pub async fn save_export(
+    app: AppHandle,
+    hub: State<'_, Hub>,
+    include_secrets: bool,
+) -> Result<Option<SavedExport>> {
+    let Some(path) = pick_save_path(&app, "Export servers", "mcp-servers.json").await else {
+        return Ok(None);
+    };
+    Ok(Some(hub.export_claude_to(&path, include_secrets).await?))
 }

@@ -45,9 +45,11 @@ pub async fn add_server(
     Ok(())
 }
 
+/// Replaces the definition of the server now called `name`; a `def` with another name renames
+/// it (its history and saved login move with it). A taken name is refused at the name field.
 #[tauri::command]
-pub async fn update_server(hub: State<'_, Hub>, def: ServerDef) -> Result<()> {
-    Ok(hub.update_server(def).await?)
+pub async fn update_server(hub: State<'_, Hub>, name: String, def: ServerDef) -> Result<()> {
+    Ok(hub.edit_server(&name, def).await?)
 }
 
 #[tauri::command]

@@ -1,9 +1,11 @@
 import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import type { Channel } from '@tauri-apps/api/core';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { fakeBackend, stdioServer } from '../test/ipc';
+import { nodePatternWorker } from '../test/worker';
 import { HubStore } from './hub.svelte';
+import { usePatternWorkers } from './patterns';
 import Playground from './Playground.svelte';
 
 const tools = [
@@ -118,6 +120,54 @@ describe('the playground', () => {
     const result = await screen.findByRole('region', { name: 'Result' });
     expect(result).toHaveTextContent('Cancelled');
     expect(result).toHaveTextContent('1200 ms');
+  });
+
+  describe('patterns', () => {
+    // Real worker threads running the window's worker code (Node has no DOM Worker).
+    beforeAll(() => usePatternWorkers(nodePatternWorker));
+    const patterned = [
+      {
+        name: 'lookup',
+        inputSchema: {
+          type: 'object',
+          properties: { code: { type: 'string', pattern: '^[a-z]+$' }, evil: { type: 'string', pattern: '^(a+)+$' } },
+        },
+      },
+    ];
+
+    it('checks a pattern only on Run, and shows a mismatch at its field without running', async () => {
+      const { backend } = await setup({ list_tools: () => patterned });
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: /lookup/ }));
+      const code = screen.getByLabelText('code');
+      expect(code).toHaveAccessibleDescription(/matching \^\[a-z\]\+\$/);
+      await user.type(code, 'ABC');
+      // Typing checks nothing.
+      expect(code).not.toHaveAttribute('aria-invalid', 'true');
+      await user.click(screen.getByRole('button', { name: 'Run' }));
+      await vi.waitFor(() => expect(code).toHaveAttribute('aria-invalid', 'true'));
+      expect(code).toHaveAccessibleDescription(/does not match the pattern \^\[a-z\]\+\$/);
+      expect(backend.calls.some((c) => c.cmd === 'call_tool')).toBe(false);
+
+      await user.clear(code);
+      await user.type(code, 'abc');
+      await user.click(screen.getByRole('button', { name: 'Run' }));
+      await vi.waitFor(() => expect(backend.calls.some((c) => c.cmd === 'call_tool')).toBe(true));
+      expect(code).not.toHaveAttribute('aria-invalid', 'true');
+    });
+
+    it('runs anyway when a pattern cannot be checked in time, and says the server will check it', async () => {
+      const { backend } = await setup({ list_tools: () => patterned });
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: /lookup/ }));
+      const evil = screen.getByLabelText('evil');
+      await user.type(evil, `${'a'.repeat(40)}!`);
+      await user.click(screen.getByRole('button', { name: 'Run' }));
+      await vi.waitFor(() => expect(backend.calls.some((c) => c.cmd === 'call_tool')).toBe(true), { timeout: 3000 });
+      expect(backend.calls.find((c) => c.cmd === 'call_tool')!.args).toMatchObject({ arguments: { evil: `${'a'.repeat(40)}!` } });
+      expect(evil).toHaveAccessibleDescription(/Could not check this pattern in time; the server will check it\./);
+      expect(evil).not.toHaveAttribute('aria-invalid', 'true');
+    });
   });
 
   it('marks required fields and names what is wrong before anything is sent', async () => {

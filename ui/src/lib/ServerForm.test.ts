@@ -49,6 +49,51 @@ describe('the server form', () => {
     expect(backend.calls[0].args.def).toMatchObject({ transport: { command: 'deno' }, roots: existing.roots });
   });
 
+  describe('renaming', () => {
+    const existing: ServerDef = {
+      name: 'ev',
+      transport: { type: 'stdio', command: 'node', args: ['s.js'], env: {}, cwd: null },
+      enabled: true,
+      request_timeout_secs: 60,
+      roots: [],
+    };
+
+    it('edits the name, sending the server’s current name with the new definition', async () => {
+      const backend = fakeBackend({ update_server: () => null });
+      const onsaved = vi.fn();
+      render(ServerForm, { existing, onsaved, oncancel: () => {} });
+      const user = userEvent.setup();
+      const field = screen.getByLabelText('Name');
+      expect(field).toBeEnabled();
+      await user.clear(field);
+      await user.type(field, 'everything');
+      expect(field).toHaveAccessibleDescription(/keeps its history and saved login/);
+      await user.click(screen.getByRole('button', { name: 'Save' }));
+      const call = backend.calls.find((c) => c.cmd === 'update_server')!;
+      expect(call.args.name).toBe('ev');
+      expect((call.args.def as ServerDef).name).toBe('everything');
+      expect(onsaved).toHaveBeenCalledWith('everything');
+    });
+
+    it('shows a taken name at the Name field and stays open', async () => {
+      fakeBackend({
+        update_server: () => {
+          throw { message: "a server named 'other' already exists; choose another name", field: 'name' };
+        },
+      });
+      const onsaved = vi.fn();
+      render(ServerForm, { existing, onsaved, oncancel: () => {} });
+      const user = userEvent.setup();
+      const field = screen.getByLabelText('Name');
+      await user.clear(field);
+      await user.type(field, 'other');
+      await user.click(screen.getByRole('button', { name: 'Save' }));
+      expect(field).toHaveAttribute('aria-invalid', 'true');
+      expect(field).toHaveAccessibleDescription(/A server named 'other' already exists; choose another name\./);
+      expect(onsaved).not.toHaveBeenCalled();
+    });
+  });
+
   it('shows the engine’s validation message beside the field it names, and stays open', async () => {
     fakeBackend({
       add_server: () => {

@@ -7,6 +7,7 @@ import type { CallReport } from './bindings/CallReport';
 import type { Doctor } from './bindings/Doctor';
 import type { EventBatch } from './bindings/EventBatch';
 import type { Export } from './bindings/Export';
+import type { FoundConfig } from './bindings/FoundConfig';
 import type { ImportChoices } from './bindings/ImportChoices';
 import type { ImportPreview } from './bindings/ImportPreview';
 import type { JsonValue } from './bindings/serde_json/JsonValue';
@@ -19,6 +20,7 @@ import type { Page } from './bindings/Page';
 import type { PastCall } from './bindings/PastCall';
 import type { Preview } from './bindings/Preview';
 import type { RootDef } from './bindings/RootDef';
+import type { SavedExport } from './bindings/SavedExport';
 import type { ServerDef } from './bindings/ServerDef';
 import type { ServerDetails } from './bindings/ServerDetails';
 import type { ServerView } from './bindings/ServerView';
@@ -139,6 +141,11 @@ export const commands = {
   pickImportFile: (): Promise<string | null> =>
     invoke<string | null>('pick_import_file'),
   /**
+   * The Claude Desktop, VS Code and Cursor config files on this machine, to offer for import.
+   */
+  foundConfigs: (): Promise<FoundConfig[]> =>
+    invoke<FoundConfig[]>('found_configs'),
+  /**
    * Reads a config file and keeps what it would add (values masked); nothing is stored.
    */
   previewImport: (path: string): Promise<ImportPreview> =>
@@ -161,6 +168,13 @@ export const commands = {
    */
   exportServers: (includeSecrets: boolean): Promise<Export> =>
     invoke<Export>('export_servers', { includeSecrets }),
+  /**
+   * Every server in Claude Desktop's `mcpServers` shape, saved where the person chooses with a
+   * native dialog (readable only by them); env and header values only when they asked for them.
+   * `None` when they closed the dialog.
+   */
+  saveExport: (includeSecrets: boolean): Promise<SavedExport | null> =>
+    invoke<SavedExport | null>('save_export', { includeSecrets }),
   /**
    * Logs in through the system browser. The engine checks the authorization URL before it
    * announces it; only then does the opener plugin get it. `PATCHBAY_BROWSER=follow` (for
@@ -185,8 +199,12 @@ export const commands = {
     invoke<ServerDetails>('server_details', { name }),
   addServer: (def: ServerDef, clientSecret?: string | null): Promise<void> =>
     invoke<void>('add_server', { def, clientSecret: clientSecret ?? null }),
-  updateServer: (def: ServerDef): Promise<void> =>
-    invoke<void>('update_server', { def }),
+  /**
+   * Replaces the definition of the server now called `name`; a `def` with another name renames
+   * it (its history and saved login move with it). A taken name is refused at the name field.
+   */
+  updateServer: (name: string, def: ServerDef): Promise<void> =>
+    invoke<void>('update_server', { name, def }),
   setEnabled: (name: string, enabled: boolean): Promise<void> =>
     invoke<void>('set_enabled', { name, enabled }),
   removeServer: (name: string): Promise<void> =>

@@ -196,10 +196,10 @@ describe('what a field accepts', () => {
   })!;
 
   it('is said in words, and checked before anything is sent', () => {
-    expect(fields.map(limits)).toEqual(['2 to 4 characters, matching ^[a-z]+$ (the server checks this)', 'a whole number from 1 to 65535', null]);
+    expect(fields.map(limits)).toEqual(['2 to 4 characters, matching ^[a-z]+$', 'a whole number from 1 to 65535', null]);
     expect(buildArgs(fields, { code: 'a', port: '0', inner: { depth: '' } }).errors).toEqual({ code: 'at least 2 characters', port: 'must be at least 1' });
     expect(buildArgs(fields, { code: 'abcde', port: '80', inner: { depth: '' } }).errors).toEqual({ code: 'at most 4 characters' });
-    // A pattern is never run in the window (a hostile one could hang it): the server checks it.
+    // A pattern is never run on the window's thread (a hostile one could hang it): see patterns.ts.
     expect(buildArgs(fields, { code: 'AB', port: '80', inner: { depth: '' } }).errors).toEqual({});
     expect(buildArgs(fields, { code: 'ab', port: '80', inner: { depth: '-1' } }).errors).toEqual({ 'inner.depth': 'must be at least 0' });
   });

@@ -331,9 +331,9 @@ export function limits(f: Field): string | null {
     if (f.minLength !== undefined && f.maxLength !== undefined) parts.push(`${f.minLength} to ${f.maxLength} characters`);
     else if (f.minLength !== undefined) parts.push(`at least ${f.minLength} characters`);
     else if (f.maxLength !== undefined) parts.push(`at most ${f.maxLength} characters`);
-    // Shown, not run here: a hostile pattern can take the window's thread for minutes
-    // (catastrophic backtracking); the server checks it.
-    if (f.pattern !== undefined) parts.push(`matching ${f.pattern.length > 120 ? `${f.pattern.slice(0, 119)}…` : f.pattern} (the server checks this)`);
+    // Checked on Run, in a worker with a time limit (patterns.ts), never here: a hostile pattern
+    // can take the thread it runs on for days (catastrophic backtracking).
+    if (f.pattern !== undefined) parts.push(`matching ${f.pattern.length > 120 ? `${f.pattern.slice(0, 119)}…` : f.pattern}`);
     if (f.format !== undefined) parts.push(`format: ${f.format}`);
   } else if (f.kind === 'multi') {
     if (f.minItems !== undefined && f.maxItems !== undefined) parts.push(`choose ${f.minItems} to ${f.maxItems}`);

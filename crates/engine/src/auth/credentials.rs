@@ -179,6 +179,40 @@ impl Credentials {
             .seal(secret.expose().as_bytes(), &context::client_secret(server))?)
     }
 
+    /// Every saved login of `from` and its pre-registered client's secret (as stored), sealed
+    /// again for the server's new name `to`: sealed values are bound to their server's name.
+    /// Asks the vault only if there is something to open.
+    pub(crate) async fn resealed_for(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<(Vec<crate::store::MovedLogin>, Option<(Vec<u8>, Vec<u8>)>), CredentialsError> {
+        let mut logins = Vec::new();
+        for row in self.store.credentials_of(from).await? {
+            let vault = self.vault().await;
+            let plain = vault.open_sealed(&row.sealed, &context::credential(&row.key))?;
+            let moved = CredentialKey {
+                server: to.into(),
+                ..row.key.clone()
+            };
+            logins.push(crate::store::MovedLogin {
+                sealed: vault.seal(&plain, &context::credential(&moved))?,
+                from: row.key,
+                version: row.version,
+            });
+        }
+        let secret = match self.store.client_secret(from).await? {
+            Some(read) => {
+                let vault = self.vault().await;
+                let plain = vault.open_sealed(&read, &context::client_secret(from))?;
+                let sealed = vault.seal(&plain, &context::client_secret(to))?;
+                Some((read, sealed))
+            }
+            None => None,
+        };
+        Ok((logins, secret))
+    }
+
     /// The server's pre-registered client secret, if it has one.
     pub async fn client_secret(&self, server: &str) -> Result<Option<Secret>, CredentialsError> {
         let Some(sealed) = self.store.client_secret(server).await? else {

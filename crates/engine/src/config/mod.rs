@@ -2,6 +2,7 @@
 //! Import/export of other clients' config files lives in `import`/`export`.
 
 mod export;
+mod found;
 mod import;
 mod review;
 mod secrets;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use export::{Export, export_claude};
+pub use found::{ConfigApp, FoundConfig, found_configs, found_configs_in};
 pub use import::{ImportPlan, import_file};
 pub use review::{EnvEntry, INHERITED_ENV, LaunchPlan, changes_what_runs, looks_secret};
 pub use secrets::{MASK, SecretValues};

@@ -194,8 +194,15 @@ impl Hub {
         if let Some(running) = self.inner.logins.claim(name, &cancel, &flight) {
             return Ok(running.await?);
         }
-        if let Ok(session) = self.session(name) {
-            session.set_login_running(true);
+        // A rename (or removal) takes the server out of `installed` and then stops its login:
+        // one that claimed its slot after that finds the server gone here, and never stores
+        // tokens under a name no server has.
+        match self.session(name) {
+            Ok(session) => session.set_login_running(true),
+            Err(gone) => {
+                self.inner.logins.finished(name);
+                return Err(gone);
+            }
         }
         let req = LoginRequest {
             server: name.into(),

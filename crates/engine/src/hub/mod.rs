@@ -2,12 +2,13 @@
 
 mod doctor;
 mod login;
+mod rename;
 mod requests;
 mod servers;
 
 pub use doctor::{Doctor, VaultReset};
 pub use requests::StartedCall;
-pub use servers::{ImportChoices, ImportPreview, ImportedServer};
+pub use servers::{ImportChoices, ImportPreview, ImportedServer, SavedExport};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -200,6 +201,18 @@ struct Installed {
     /// As last stored (values masked).
     def: ServerDef,
     session: Arc<Session>,
+    /// The calls running on this session, so a rename can end them before it moves their
+    /// history.
+    calls: Arc<CallGate>,
+}
+
+/// Each running call holds a read guard until its history is written; a rename cancels them
+/// (`stop`) and takes the write guard, so it moves the history only once every call has
+/// written its row under the old name.
+#[derive(Default)]
+struct CallGate {
+    open: Arc<tokio::sync::RwLock<()>>,
+    stop: tokio_util::sync::CancellationToken,
 }
 
 struct Inner {
@@ -286,11 +299,14 @@ impl Hub {
             self.inner.timings,
             self.inner.auth.clone(),
         );
-        self.inner
-            .installed
-            .lock()
-            .unwrap()
-            .insert(def.name.clone(), Installed { def, session });
+        self.inner.installed.lock().unwrap().insert(
+            def.name.clone(),
+            Installed {
+                def,
+                session,
+                calls: Default::default(),
+            },
+        );
     }
 
     /// A stored change its session takes without restarting (enabled, roots): memory follows.
@@ -302,8 +318,22 @@ impl Hub {
 
     /// A removed server: its session, for the caller to shut down.
     fn uninstall(&self, name: &str) -> Option<Arc<Session>> {
-        let removed = self.inner.installed.lock().unwrap().remove(name);
-        removed.map(|i| i.session)
+        self.uninstall_entry(name).map(|i| i.session)
+    }
+
+    /// A removed server's whole entry (its session and its running calls).
+    fn uninstall_entry(&self, name: &str) -> Option<Installed> {
+        self.inner.installed.lock().unwrap().remove(name)
+    }
+
+    fn entry(&self, name: &str) -> Result<Installed, HubError> {
+        self.inner
+            .installed
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HubError::UnknownServer(name.to_string()))
     }
 
     fn installed(&self) -> Vec<Installed> {

@@ -266,17 +266,39 @@ impl Hub {
 
     /// Starts a call; its progress and logs arrive as events tagged with the returned id.
     pub fn start_call(&self, req: CallRequest) -> Result<StartedCall, HubError> {
-        let session = self.session(&req.server)?;
-        let def = self.server(&req.server)?;
+        let entry = self.entry(&req.server)?;
+        // Held until the call's history is written; refused only while a rename ends the
+        // server's calls (the server is then gone under this name).
+        let Ok(held) = entry.calls.open.clone().try_read_owned() else {
+            return Err(HubError::UnknownServer(req.server));
+        };
         let call_id = new_call_id();
         let ctx = CallContext {
-            session,
+            session: entry.session,
             bus: self.inner.bus.clone(),
             store: self.inner.store.clone(),
             running: self.inner.running.clone(),
-            default_timeout: Duration::from_secs(def.request_timeout_secs),
+            default_timeout: Duration::from_secs(entry.def.request_timeout_secs),
         };
-        let join = tokio::spawn(run_call(ctx, call_id.clone(), req));
+        let (stop, running, id) = (
+            entry.calls.stop.clone(),
+            self.inner.running.clone(),
+            call_id.clone(),
+        );
+        let join = tokio::spawn(async move {
+            let _held = held;
+            let call = run_call(ctx, id.clone(), req);
+            tokio::pin!(call);
+            // Biased: the call is polled first, so it is registered before a stop cancels it.
+            tokio::select! {
+                biased;
+                report = &mut call => report,
+                _ = stop.cancelled() => {
+                    running.cancel(&id);
+                    call.await
+                }
+            }
+        });
         Ok(StartedCall { call_id, join })
     }
 

@@ -84,6 +84,16 @@ impl ImportChoices {
     }
 }
 
+/// An export written to a file.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct SavedExport {
+    pub path: PathBuf,
+    pub servers: usize,
+    /// Env and header values written as "" because they were not asked for.
+    pub secrets_left_out: usize,
+}
+
 /// Parsed imports waiting for the person's word, by id.
 #[derive(Default)]
 pub(super) struct PendingImports(std::sync::Mutex<HashMap<String, PendingImport>>);
@@ -228,13 +238,27 @@ impl Hub {
     /// stays so. Its roots, and whether it still waits for the person's review, stay as stored:
     /// roots change only through `edit_roots` (so a form opened before a root was added cannot
     /// drop it), and a review only through `confirm_launch`.
-    pub async fn update_server(&self, mut def: ServerDef) -> Result<(), HubError> {
+    pub async fn update_server(&self, def: ServerDef) -> Result<(), HubError> {
+        let name = def.name.clone();
+        self.edit_server(&name, def).await
+    }
+
+    /// [`Hub::update_server`] for the server now called `name`; a `def` with another name also
+    /// renames it, moving everything kept under the old name (see `hub/rename.rs`). A name
+    /// that is taken changes nothing.
+    pub async fn edit_server(&self, name: &str, mut def: ServerDef) -> Result<(), HubError> {
         let _edit = self.inner.edits.lock().await;
-        let old = self.session(&def.name)?;
-        let previous = self.stored(&def.name).await?;
+        let old = self.session(name)?;
+        let previous = self.stored(name).await?;
         def.roots = previous.roots.clone();
         def.needs_review = previous.needs_review;
         def.validate()?;
+        let renamed = def.name != name;
+        if renamed && self.inner.store.get_server(&def.name).await?.is_some() {
+            return Err(HubError::Store(crate::store::StoreError::Duplicate(
+                def.name,
+            )));
+        }
         let moved = origin(&previous) != origin(&def);
         if moved && def.is_masked() {
             return Err(HubError::Invalid(config::InvalidServer {
@@ -245,12 +269,16 @@ impl Hub {
             }));
         }
         let stored = if def.is_masked() {
-            definitions::stored_values(&self.inner.store, self.inner.auth.vault(), &def.name)
-                .await?
+            definitions::stored_values(&self.inner.store, self.inner.auth.vault(), name).await?
         } else {
             config::SecretValues::default()
         };
+        // Sealed for `def.name`: a sealed value opens only under the name it was sealed for.
         let new = definitions::seal(self.inner.auth.vault(), &def, Some(&stored)).await?;
+        if renamed {
+            let repointed = previous.remote_url() != new.def.remote_url();
+            return self.rename(name, new, repointed, moved).await;
+        }
         self.inner
             .store
             .replace_server(new.def.clone(), new.sealed)
@@ -394,6 +422,14 @@ impl Hub {
         Ok(roots)
     }
 
+    /// The config files of Claude Desktop, VS Code and Cursor on this machine, for a first
+    /// run to offer (each then goes through `preview_import`).
+    pub async fn found_configs(&self) -> Vec<config::FoundConfig> {
+        tokio::task::spawn_blocking(config::found_configs)
+            .await
+            .unwrap_or_default()
+    }
+
     /// Reads another client's config file and keeps what it would add, for `apply_import`;
     /// stores nothing. Values are masked unless `reveal` (those that change what runs are
     /// always shown).
@@ -511,5 +547,33 @@ impl Hub {
             defs = revealed;
         }
         Ok(config::export_claude(&defs, secrets))
+    }
+
+    /// [`Hub::export_claude`] written to `path`, whole or not at all, readable only by the
+    /// person (0600 on Unix, whatever the umask: it may hold their secrets).
+    pub async fn export_claude_to(
+        &self,
+        path: &Path,
+        secrets: bool,
+    ) -> Result<SavedExport, HubError> {
+        let export = self.export_claude(secrets).await?;
+        let servers = export.document["mcpServers"]
+            .as_object()
+            .map_or(0, |m| m.len());
+        let mut bytes = serde_json::to_vec_pretty(&export.document).expect("JSON serialises");
+        bytes.push(b'\n');
+        let target = path.to_path_buf();
+        tokio::task::spawn_blocking(move || crate::files::write_whole(&target, &bytes))
+            .await
+            .expect("export task")
+            .map_err(|e| HubError::Save {
+                path: path.into(),
+                message: e.to_string(),
+            })?;
+        Ok(SavedExport {
+            path: path.into(),
+            servers,
+            secrets_left_out: export.secrets_left_out,
+        })
     }
 }

@@ -361,6 +361,19 @@ impl Store {
         .await
     }
 
+    /// Every credential of a server (the current one and any older identity), as stored.
+    pub async fn credentials_of(&self, server: &str) -> Result<Vec<CredentialRow>, StoreError> {
+        let server = server.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM credentials WHERE server = ?1 ORDER BY version"
+            ))?;
+            let rows = stmt.query_map([&server], read_row)?;
+            rows.map(|row| decode(row?)).collect()
+        })
+        .await
+    }
+
     /// Forgets every credential of a server (logout). Returns how many rows went.
     pub async fn delete_credentials(&self, server: &str) -> Result<usize, StoreError> {
         let server = server.to_string();

@@ -7,6 +7,7 @@
 mod credentials;
 mod history;
 mod migrations;
+mod rename;
 mod servers;
 mod vault;
 
@@ -21,6 +22,7 @@ use crate::clock::now_ms;
 use crate::config::ServerDef;
 
 pub use credentials::{CredentialKey, CredentialRow, Expected, Lease, LoginState};
+pub use rename::{MovedLogin, Rename};
 pub use servers::{NewServer, ServerRow, StoredSecrets};
 pub use vault::{KeyHome, SealedRow, VaultRecord};
 
@@ -108,6 +110,10 @@ pub enum StoreError {
     Duplicate(String),
     #[error("no server named '{0}'")]
     NotFound(String),
+    /// Something a change read has changed since (another process wrote it), or is being
+    /// changed right now; nothing was written.
+    #[error("server '{server}': {why}; nothing was changed, try again in a moment")]
+    Busy { server: String, why: &'static str },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     /// A compare-and-swap write lost: the credential changed since it was read.
