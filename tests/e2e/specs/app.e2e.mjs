@@ -372,6 +372,11 @@ describe('Patchbay', () => {
       await expect($('section.result')).toHaveText(expect.stringContaining('Hello, Ada!'), { wait: 15000 });
       // A tool added at run time is announced on the listen stream and listed without a reconnect.
       await $('button[data-tool="add_tool"]').click();
+      // Its `name` has a pattern, checked on Run in a worker (the app's CSP must let it start):
+      // a value that does not match stays at the field and nothing runs.
+      await $('#arg-name').setValue('Not A Name');
+      await $('button=Run').click();
+      await expect($('#arg-name-error')).toHaveText(expect.stringContaining('does not match the pattern'), { wait: 10000 });
       await $('#arg-name').setValue('newcomer');
       await $('button=Run').click();
       await $('button[data-tool="newcomer"]').waitForDisplayed({ timeout: 15000 });
