@@ -205,7 +205,7 @@ describe('the window', () => {
     await user.click(screen.getByRole('button', { name: 'Got it' }));
     expect(screen.queryByText(/sealed under a key in/)).toBeNull();
     expect(screen.getByRole('button', { name: 'Settings' })).toHaveFocus();
-    expect(localStorage.getItem('patchbay.keyNotice')).toBe('seen');
+    expect(localStorage.getItem('patchbay.keyNotice')).toBe('seen:/home/me/.local/share/patchbay/vault.key');
 
     // In Settings from then on.
     await user.click(screen.getByRole('button', { name: 'Settings' }));
@@ -215,7 +215,7 @@ describe('the window', () => {
   });
 
   it('does not show the key-file notice again once it has been read, in a later session', async () => {
-    localStorage.setItem('patchbay.keyNotice', 'seen');
+    localStorage.setItem('patchbay.keyNotice', 'seen:/k/vault.key');
     app({ backend: 'key_file', path: '/k/vault.key', reason: 'no Secret Service on this desktop' });
     await screen.findByRole('button', { name: /alpha/ });
     await vi.waitFor(() => expect(screen.getByRole('button', { name: 'Settings' })).toBeInTheDocument());
@@ -223,6 +223,12 @@ describe('the window', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(screen.queryByText(/sealed under a key in/)).toBeNull();
     expect(screen.queryByRole('button', { name: 'Got it' })).toBeNull();
+  });
+
+  it('tells again about a key that moved to another file', async () => {
+    localStorage.setItem('patchbay.keyNotice', 'seen:/old/vault.key');
+    app({ backend: 'key_file', path: '/new/vault.key', reason: 'no Secret Service on this desktop' });
+    expect(await screen.findByText(/sealed under a key in/)).toHaveTextContent('/new/vault.key');
   });
 
   it('shows the reason a locked vault gives, which says what to do', async () => {

@@ -223,6 +223,20 @@ async fn history_is_newest_first_limited_and_goes_with_its_server() {
     assert_eq!(store.history("two", 10).await.unwrap(), [calls[3].clone()]);
 }
 
+/// A row written under a name no server has (another process finished a call after the server
+/// was renamed or removed) is not handed to a new server that takes the name.
+#[tokio::test]
+async fn a_new_server_does_not_inherit_rows_left_under_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).unwrap();
+    store
+        .record_call(call("gone", "late", 1_000, CallOutcome::Ok))
+        .await
+        .unwrap();
+    store.add_servers(new(vec![stdio("gone")])).await.unwrap();
+    assert!(store.history("gone", 10).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn reopening_keeps_data_and_schema_version() {
     let dir = tempfile::tempdir().unwrap();

@@ -156,6 +156,18 @@ describe('the playground', () => {
       expect(code).not.toHaveAttribute('aria-invalid', 'true');
     });
 
+    it('runs once however often Run is pressed while the patterns are checked', async () => {
+      const { backend } = await setup({ list_tools: () => patterned });
+      const user = userEvent.setup();
+      await user.click(await screen.findByRole('button', { name: /lookup/ }));
+      await user.type(screen.getByLabelText('evil'), `${'a'.repeat(40)}!`);
+      // The check takes its 50 ms and more; Ctrl+Enter three times meanwhile.
+      await user.keyboard('{Control>}{Enter}{Enter}{Enter}{/Control}');
+      await vi.waitFor(() => expect(backend.calls.some((c) => c.cmd === 'call_tool')).toBe(true), { timeout: 3000 });
+      await new Promise((done) => setTimeout(done, 300));
+      expect(backend.calls.filter((c) => c.cmd === 'call_tool')).toHaveLength(1);
+    });
+
     it('runs anyway when a pattern cannot be checked in time, and says the server will check it', async () => {
       const { backend } = await setup({ list_tools: () => patterned });
       const user = userEvent.setup();

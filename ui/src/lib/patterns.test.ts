@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nodePatternWorker } from '../test/worker';
-import { checkPattern, checkPatterns, PATTERN_LIMIT_MS, usePatternWorkers } from './patterns';
+import { checkPattern, checkPatterns, MAX_PATTERNS, PATTERN_LIMIT_MS, type PatternWorker, usePatternWorkers } from './patterns';
 import { formFor } from './schema';
 
 // Real worker threads running the window's worker code; nothing stands in for the check.
@@ -40,5 +40,36 @@ describe('checking a pattern off the window’s thread', () => {
       errors: { code: 'does not match the pattern ^[a-z]+$' },
       notes: { evil: 'could not check this pattern in time; the server will check it' },
     });
+  });
+
+  it('checks a server’s thousand patterns a few workers at a time, and leaves the rest to the server', async () => {
+    // Real workers, counted: how many are alive at once.
+    let alive = 0;
+    let most = 0;
+    usePatternWorkers((): PatternWorker => {
+      const worker = nodePatternWorker();
+      alive += 1;
+      most = Math.max(most, alive);
+      const terminate = worker.terminate;
+      worker.terminate = () => {
+        alive -= 1;
+        terminate();
+      };
+      return worker;
+    });
+    try {
+      const properties: Record<string, unknown> = {};
+      const args: Record<string, string> = {};
+      for (let i = 0; i < 1000; i++) {
+        properties[`f${i}`] = { type: 'string', pattern: '^[a-z]+$' };
+        args[`f${i}`] = 'ABC';
+      }
+      const checked = await checkPatterns(formFor({ type: 'object', properties })!, args);
+      expect(most).toBeLessThanOrEqual(4);
+      expect(Object.keys(checked.errors)).toHaveLength(MAX_PATTERNS);
+      expect(Object.keys(checked.notes)).toHaveLength(1000 - MAX_PATTERNS);
+    } finally {
+      usePatternWorkers(nodePatternWorker);
+    }
   });
 });

@@ -92,6 +92,13 @@ export function patternJobs(fields: Field[], args: Record<string, unknown>, pref
 
 export const UNCHECKED = 'could not check this pattern in time; the server will check it';
 
+/** How many workers check patterns at once. */
+const AT_ONCE = 4;
+/** How many patterns one Run checks; a form with more leaves the rest to the server. */
+export const MAX_PATTERNS = 64;
+/** The longest pattern, or value, checked here. */
+const MAX_TEXT = 4096;
+
 /** A pattern shown in a message: long ones cut. */
 export function shownPattern(pattern: string): string {
   return pattern.length > 120 ? `${pattern.slice(0, 119)}…` : pattern;
@@ -107,7 +114,21 @@ export async function checkPatterns(
   args: Record<string, unknown>,
 ): Promise<{ errors: Record<string, string>; notes: Record<string, string> }> {
   const jobs = patternJobs(fields, args);
-  const outcomes = await Promise.all(jobs.map((j) => checkPattern({ pattern: j.pattern, value: j.value })));
+  // A schema is the server's: it may hold thousands of patterns. A few workers at a time, and
+  // only so many patterns (and only so long) per Run; the rest the server checks.
+  const outcomes: PatternOutcome[] = jobs.map(() => 'unchecked');
+  const checkable = jobs
+    .map((job, i) => ({ job, i }))
+    .filter(({ job }) => job.pattern.length <= MAX_TEXT && job.value.length <= MAX_TEXT)
+    .slice(0, MAX_PATTERNS);
+  let next = 0;
+  async function worker() {
+    while (next < checkable.length) {
+      const { job, i } = checkable[next++];
+      outcomes[i] = await checkPattern({ pattern: job.pattern, value: job.value });
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(AT_ONCE, checkable.length) }, worker));
   const errors: Record<string, string> = {};
   const notes: Record<string, string> = {};
   jobs.forEach((job, i) => {

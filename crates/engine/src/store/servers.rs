@@ -281,6 +281,12 @@ impl Store {
                     if exists.query_row([&def.name], |r| r.get::<_, bool>(0))? {
                         return Err(StoreError::Duplicate(def.name.clone()));
                     }
+                    // No server had this name: rows kept under it belong to none (a call or a
+                    // login another process finished under a name that was renamed or removed)
+                    // and must not become the new server's history or login.
+                    for table in ["call_history", "credentials", "client_secrets"] {
+                        tx.execute(&format!("DELETE FROM {table} WHERE server = ?1"), [&def.name])?;
+                    }
                     position += 1;
                     insert.execute(params![def.name, encode_def(def), def.enabled, position, now, sealed])?;
                 }
