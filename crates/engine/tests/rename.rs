@@ -10,22 +10,11 @@ use std::time::Duration;
 use common::oauth::AuthServer;
 use common::*;
 use patchbay_engine::auth::browser::BrowserMode;
-use patchbay_engine::events::Event;
 use patchbay_engine::store::{Lease, Store, StoreError};
-use patchbay_engine::{CallOutcome, CallRequest, HubError, ServerState};
+use patchbay_engine::{CallOutcome, HubError, ServerState};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn req(server: &str, tool: &str, args: serde_json::Value) -> CallRequest {
-    CallRequest {
-        server: server.into(),
-        tool: tool.into(),
-        arguments: args.as_object().cloned(),
-        timeout: None,
-        task: false,
-    }
-}
 
 fn names(servers: &[patchbay_engine::ServerView]) -> Vec<String> {
     servers.iter().map(|s| s.def.name.clone()).collect()
@@ -50,20 +39,7 @@ async fn a_rename_moves_history_and_values_and_cancels_a_running_call() {
 
     // A long call is running when the rename arrives.
     let mut events = hub.subscribe();
-    let long = hub
-        .start_call(req(
-            "ev",
-            "trigger-long-running-operation",
-            json!({"duration": 60, "steps": 120}),
-        ))
-        .unwrap();
-    let id = long.call_id.clone();
-    expect_event(
-        &mut events,
-        WAIT,
-        |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id),
-    )
-    .await;
+    let long = long_call_running(&hub, "ev", 120, &mut events, WAIT).await;
     let mut def = hub.server("ev").unwrap();
     def.name = "everything".into();
     hub.edit_server("ev", def).await.unwrap();

@@ -6,20 +6,10 @@ use std::time::Duration;
 
 use common::*;
 use patchbay_engine::events::Event;
-use patchbay_engine::{CallOutcome, CallRequest, Hub, ServerDef, ServerState};
+use patchbay_engine::{CallOutcome, Hub, ServerDef, ServerState};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn req(server: &str, tool: &str, args: serde_json::Value) -> CallRequest {
-    CallRequest {
-        server: server.into(),
-        tool: tool.into(),
-        arguments: args.as_object().cloned(),
-        timeout: None,
-        task: false,
-    }
-}
 
 /// Connect, list tools, see list_changed, call echo and get-sum, progress in order, cancel,
 /// and a timeout that resets on progress — the same story on every transport.
@@ -240,20 +230,7 @@ async fn stdio_server_killed_mid_call_recovers() {
     let first_pid = hub.snapshot("victim").unwrap().pid.expect("pid");
 
     let mut events = hub.subscribe();
-    let call = hub
-        .start_call(req(
-            "victim",
-            "trigger-long-running-operation",
-            json!({"duration": 60, "steps": 60}),
-        ))
-        .unwrap();
-    let id = call.call_id.clone();
-    expect_event(
-        &mut events,
-        WAIT,
-        |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id),
-    )
-    .await;
+    let call = long_call_running(&hub, "victim", 60, &mut events, WAIT).await;
     unsafe { libc::kill(first_pid as i32, libc::SIGKILL) };
 
     let report = call.finish().await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use patchbay_engine::events::Event;
 use patchbay_engine::session::{Backoff, SessionTimings};
-use patchbay_engine::{Hub, HubOptions, ServerDef, TransportDef};
+use patchbay_engine::{CallRequest, Hub, HubOptions, ServerDef, StartedCall, TransportDef};
 use tokio::sync::broadcast;
 
 pub fn peers_dir() -> PathBuf {
@@ -165,6 +165,43 @@ pub async fn connected_everything(dir: &tempfile::TempDir) -> Hub {
         patchbay_engine::ServerState::Connected
     );
     hub
+}
+
+/// A call of `tool` on `server` with `args`, with the server's own timeout, not as a task.
+pub fn req(server: &str, tool: &str, args: serde_json::Value) -> CallRequest {
+    CallRequest {
+        server: server.into(),
+        tool: tool.into(),
+        arguments: args.as_object().cloned(),
+        timeout: None,
+        task: false,
+    }
+}
+
+/// server-everything's long operation (a minute, `steps` progress notifications) on `server`,
+/// started and seen running: its first progress arrived on `events` within `within`.
+pub async fn long_call_running(
+    hub: &Hub,
+    server: &str,
+    steps: u32,
+    events: &mut broadcast::Receiver<Event>,
+    within: Duration,
+) -> StartedCall {
+    let call = hub
+        .start_call(req(
+            server,
+            "trigger-long-running-operation",
+            serde_json::json!({"duration": 60, "steps": steps}),
+        ))
+        .unwrap();
+    let id = call.call_id.clone();
+    expect_event(
+        events,
+        within,
+        |e| matches!(e, Event::Progress { call_id, .. } if *call_id == id),
+    )
+    .await;
+    call
 }
 
 /// Waits for the first event that `want` accepts; panics with what was seen after `within`.
