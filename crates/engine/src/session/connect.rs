@@ -23,6 +23,7 @@ use crate::definitions::NotStarted;
 use crate::events::EventBus;
 use crate::roots::Roots;
 use crate::transport::authorized::{AuthorizedHttp, Bearer, LastCause};
+use crate::transport::common_stream::CommonStream;
 use crate::transport::sse::{SseClientTransport, SseLogin, SseTransportError};
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,10 @@ impl ConnectError {
 }
 
 /// "server 'x' exited with status 1: <last stderr line>"
+/// How long a connection waits, after the handshake, for a 2025-era session's event stream to
+/// open (see `transport::common_stream`); a server that never answers that GET is used anyway.
+const COMMON_STREAM_WAIT: Duration = Duration::from_secs(5);
+
 pub fn exit_message(server: &str, status: Option<ExitStatus>, last_line: Option<String>) -> String {
     use std::os::unix::process::ExitStatusExt;
     let how = match status {
@@ -320,21 +325,24 @@ async fn connect_with(
                 // The default of 16 would queue a 32-wide burst of calls behind itself.
                 .max_concurrent_requests(128);
             let cause = LastCause::default();
-            let outcome = if own_auth {
-                let transport = Observed::new(
-                    StreamableHttpClientTransport::with_client(http.clone(), config),
-                    tap,
-                );
-                handshake(transport, client.clone(), lifecycle, timeout, &cancel).await
-            } else {
-                let authorized =
-                    AuthorizedHttp::new(http.clone(), name.clone(), auth.clone(), cause.clone());
-                let transport = Observed::new(
-                    StreamableHttpClientTransport::with_client(authorized, config),
-                    tap,
-                );
-                handshake(transport, client.clone(), lifecycle, timeout, &cancel).await
-            };
+            let common = CommonStream::default();
+            // A person's own Authorization header goes as they wrote it, with no saved login.
+            let bearer = (!own_auth).then(|| Bearer::new(name.clone(), auth.clone()));
+            let authorized = AuthorizedHttp::new(http.clone(), bearer, cause.clone(), common.clone());
+            let transport = Observed::new(
+                StreamableHttpClientTransport::with_client(authorized, config),
+                tap,
+            );
+            let started = Instant::now();
+            let outcome = handshake(transport, client.clone(), lifecycle, timeout, &cancel).await;
+            if outcome.is_ok() {
+                // Connected means the server can reach us: a 2025-era session's own stream is
+                // open before the first call can make the server ask something on it.
+                let left = timeout.saturating_sub(started.elapsed()).min(COMMON_STREAM_WAIT);
+                if !common.opened(left).await {
+                    tracing::warn!(server = %name, "the session's event stream did not open within {left:?}; going on without waiting");
+                }
+            }
             match outcome {
                 Ok(connected) => Ok(connected.into_live(None)),
                 Err(f) => Err(remote_failure(&name, url, timeout, f, cause.take())),

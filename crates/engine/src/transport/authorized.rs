@@ -24,6 +24,7 @@ use sse_stream::Sse;
 
 use crate::auth::destinations::{check_bearer_destination, resource_covers};
 use crate::auth::{AuthContext, Credential, RefreshError};
+use crate::transport::common_stream::CommonStream;
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
@@ -109,8 +110,10 @@ impl Bearer {
 #[derive(Clone)]
 pub struct AuthorizedHttp {
     inner: reqwest::Client,
-    bearer: Bearer,
+    /// None when the person set their own Authorization header: it goes as they wrote it.
+    bearer: Option<Bearer>,
     cause: LastCause,
+    common: CommonStream,
 }
 
 /// Why the last request could not be sent at all (refused, DNS, TLS...), in full. rmcp wraps
@@ -131,17 +134,47 @@ impl LastCause {
 }
 
 impl AuthorizedHttp {
+    /// `bearer`: the saved login to add, or None when the person's own header carries one.
+    /// `cause` and `common` are the connection attempt's views of what happened on the wire.
     pub fn new(
         inner: reqwest::Client,
-        server: String,
-        auth: AuthContext,
+        bearer: Option<Bearer>,
         cause: LastCause,
+        common: CommonStream,
     ) -> AuthorizedHttp {
         AuthorizedHttp {
             inner,
-            bearer: Bearer::new(server, auth),
+            bearer,
             cause,
+            common,
         }
+    }
+
+    /// Notes a session id in a POST's response (rmcp then opens the common stream).
+    fn posted(
+        &self,
+        sent: Result<StreamableHttpPostResponse, HttpError>,
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
+        if let Ok(
+            StreamableHttpPostResponse::Json(_, Some(_)) | StreamableHttpPostResponse::Sse(_, Some(_)),
+        ) = &sent
+        {
+            self.common.session_given();
+        }
+        sent
+    }
+
+    /// Notes the answer to the common stream's first GET (a session, no `Last-Event-ID`).
+    fn got_stream<T>(
+        &self,
+        session_id: &Option<Arc<str>>,
+        last_event_id: &Option<String>,
+        got: Result<T, HttpError>,
+    ) -> Result<T, HttpError> {
+        if session_id.is_some() && last_event_id.is_none() {
+            self.common.answered();
+        }
+        got
     }
 
     async fn with_login<T, F, Fut>(&self, uri: &str, send: F) -> Result<T, HttpError>
@@ -150,7 +183,14 @@ impl AuthorizedHttp {
         Fut: Future<Output = Result<T, HttpError>>,
     {
         let failed = |e: BearerError| StreamableHttpError::UnexpectedServerResponse(e.0.into());
-        let cred = self.bearer.credential(uri).await.map_err(failed)?;
+        let Some(bearer) = &self.bearer else {
+            let sent = send(None).await;
+            if let Err(StreamableHttpError::Client(e)) = &sent {
+                self.cause.record(e);
+            }
+            return sent;
+        };
+        let cred = bearer.credential(uri).await.map_err(failed)?;
         let token = cred.as_ref().map(|c| c.access_token.expose().to_string());
         let sent = send(token).await;
         if let Err(StreamableHttpError::Client(e)) = &sent {
@@ -161,7 +201,7 @@ impl AuthorizedHttp {
                 let Some(cred) = cred else {
                     return Err(StreamableHttpError::AuthRequired(challenge));
                 };
-                match self.bearer.after_401(&cred, uri).await.map_err(failed)? {
+                match bearer.after_401(&cred, uri).await.map_err(failed)? {
                     Some(fresh) => send(Some(fresh.access_token.expose().to_string())).await,
                     None => Err(StreamableHttpError::AuthRequired(challenge)),
                 }
@@ -184,7 +224,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.with_login(&uri, |token| {
+        let sent = self.with_login(&uri, |token| {
             self.inner.post_message(
                 uri.clone(),
                 message.clone(),
@@ -193,7 +233,8 @@ impl StreamableHttpClient for AuthorizedHttp {
                 custom_headers.clone(),
             )
         })
-        .await
+        .await;
+        self.posted(sent)
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -205,7 +246,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.with_login(&uri, |token| {
+        let sent = self.with_login(&uri, |token| {
             self.inner.post_message_with_max_sse_event_size(
                 uri.clone(),
                 message.clone(),
@@ -215,7 +256,8 @@ impl StreamableHttpClient for AuthorizedHttp {
                 max_sse_event_size,
             )
         })
-        .await
+        .await;
+        self.posted(sent)
     }
 
     async fn post_message_with_response_limits(
@@ -227,7 +269,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        self.with_login(&uri, |token| {
+        let sent = self.with_login(&uri, |token| {
             self.inner.post_message_with_response_limits(
                 uri.clone(),
                 message.clone(),
@@ -237,7 +279,8 @@ impl StreamableHttpClient for AuthorizedHttp {
                 limits,
             )
         })
-        .await
+        .await;
+        self.posted(sent)
     }
 
     async fn delete_session(
@@ -266,7 +309,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, HttpError> {
-        self.with_login(&uri, |token| {
+        let got = self.with_login(&uri, |token| {
             self.inner.get_stream(
                 uri.clone(),
                 session_id.clone(),
@@ -275,7 +318,8 @@ impl StreamableHttpClient for AuthorizedHttp {
                 custom_headers.clone(),
             )
         })
-        .await
+        .await;
+        self.got_stream(&session_id, &last_event_id, got)
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -287,7 +331,7 @@ impl StreamableHttpClient for AuthorizedHttp {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, HttpError> {
-        self.with_login(&uri, |token| {
+        let got = self.with_login(&uri, |token| {
             self.inner.get_stream_with_max_sse_event_size(
                 uri.clone(),
                 session_id.clone(),
@@ -297,6 +341,7 @@ impl StreamableHttpClient for AuthorizedHttp {
                 max_sse_event_size,
             )
         })
-        .await
+        .await;
+        self.got_stream(&session_id, &last_event_id, got)
     }
 }

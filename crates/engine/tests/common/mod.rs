@@ -135,6 +135,45 @@ impl Drop for HttpTestServer {
     }
 }
 
+/// A test server of ours under tests/peers (v1-server.mjs, v2-server.mjs) that prints one line,
+/// `{"url": ...}`, once it listens; killed when dropped.
+pub struct UrlLineServer {
+    pub child: Child,
+    pub url: String,
+}
+
+impl UrlLineServer {
+    pub fn start(script: &str, args: &[&str], stderr: Stdio) -> UrlLineServer {
+        let mut child = Command::new(node())
+            .arg(peers_dir().join(script))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {script}: {e}"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap_or_else(|e| panic!("{script}'s URL line: {e}"));
+        let url = serde_json::from_str::<serde_json::Value>(&line)
+            .unwrap_or_else(|e| panic!("{script} printed {line:?}: {e}"))["url"]
+            .as_str()
+            .expect("url")
+            .to_string();
+        UrlLineServer { child, url }
+    }
+}
+
+impl Drop for UrlLineServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub async fn hub(dir: &tempfile::TempDir) -> Hub {
     hub_with(dir, |_| {}).await
 }
