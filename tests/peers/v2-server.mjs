@@ -62,6 +62,118 @@ function registerAddedTool(server, name) {
   server.registerTool(name, { description: `Added at run time by add_tool` }, async () => text(`I am ${name}`));
 }
 
+// The Tasks extension (SEP-2663), which the SDK defines types for but does not serve: tasks live
+// here, for the life of the process (over HTTP every request gets a fresh server instance).
+const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
+const TASK_POLL_MS = 100;
+const tasks = new Map();
+let taskCounter = 0;
+
+function taskView(task) {
+  const view = {
+    taskId: task.id,
+    status: task.status,
+    createdAt: task.createdAt,
+    lastUpdatedAt: task.lastUpdatedAt,
+    ttlMs: 600000,
+    pollIntervalMs: TASK_POLL_MS,
+  };
+  if (task.message !== undefined) view.statusMessage = task.message;
+  if (task.status === "input_required") view.inputRequests = task.inputRequests;
+  if (task.status === "completed") view.result = task.result;
+  return view;
+}
+
+function setTask(task, status, message) {
+  task.status = status;
+  task.message = message;
+  task.lastUpdatedAt = new Date().toISOString();
+}
+
+/** Runs task_count's work in the background: steps, then (with `ask`) a question, then the result. */
+async function runCountTask(task, { steps, delay_ms, ask }) {
+  for (let i = 1; i <= steps; i++) {
+    await sleep(delay_ms);
+    if (task.status === "cancelled") return;
+    setTask(task, "working", `step ${i} of ${steps}`);
+  }
+  let who = "nobody";
+  if (ask) {
+    task.inputRequests = {
+      who: inputRequired.elicit({
+        mode: "form",
+        message: "Who is counting?",
+        requestedSchema: { type: "object", properties: { who: { type: "string" } }, required: ["who"] },
+      }),
+    };
+    setTask(task, "input_required", "waiting for an answer");
+    const answer = await new Promise((resolve) => (task.answered = resolve));
+    if (task.status === "cancelled") return;
+    who = answer?.action === "accept" ? answer.content?.who : `nobody (${answer?.action})`;
+    task.inputRequests = undefined;
+  }
+  task.result = text(`counted to ${steps} for ${who}`);
+  setTask(task, "completed", undefined);
+}
+
+function registerTaskTool(server) {
+  server.registerTool(
+    "task_count",
+    {
+      description: "Counts to `steps` as a task (SEP-2663) when the client takes tasks; with `ask`, asks who is counting first",
+      inputSchema: z.object({
+        steps: z.number().int().min(1).max(50).default(3),
+        delay_ms: z.number().int().min(0).max(5000).default(200),
+        ask: z.boolean().default(false),
+      }),
+    },
+    async (args, ctx) => {
+      const capabilities = ctx.mcpReq.envelope?.["io.modelcontextprotocol/clientCapabilities"];
+      if (!capabilities?.extensions?.[TASKS_EXTENSION]) {
+        return text(`counted to ${args.steps} without a task`);
+      }
+      const now = new Date().toISOString();
+      const task = { id: `task-${++taskCounter}`, status: "working", createdAt: now, lastUpdatedAt: now };
+      tasks.set(task.id, task);
+      runCountTask(task, args);
+      return { resultType: "task", ...taskView(task) };
+    },
+  );
+  const taskId = z.object({ taskId: z.string() }).passthrough();
+  const known = (id) => {
+    const task = tasks.get(id);
+    if (!task) throw new Error(`no task ${id}`);
+    return task;
+  };
+  server.server.setRequestHandler("tasks/get", { params: taskId }, async ({ taskId: id }) => ({
+    resultType: "complete",
+    ...taskView(known(id)),
+  }));
+  server.server.setRequestHandler(
+    "tasks/update",
+    { params: taskId },
+    async ({ taskId: id }, ctx) => {
+      const inputResponses = ctx.mcpReq.inputResponses ?? {};
+      const task = known(id);
+      if (task.status === "input_required" && inputResponses.who !== undefined && task.answered) {
+        const answered = task.answered;
+        task.answered = undefined;
+        setTask(task, "working", "answered");
+        answered(inputResponses.who);
+      }
+      return { resultType: "complete" };
+    },
+  );
+  server.server.setRequestHandler("tasks/cancel", { params: taskId }, async ({ taskId: id }) => {
+    const task = tasks.get(id);
+    if (task && !["completed", "failed", "cancelled"].includes(task.status)) {
+      setTask(task, "cancelled", "cancelled by the client");
+      task.answered?.(undefined);
+    }
+    return { resultType: "complete" };
+  });
+}
+
 /** Builds one server instance; `onToolAdded(server, name)` announces a new tool the way this serving mode can. */
 function buildServer({ onToolAdded }) {
   // --ttl-ms: how long a client may keep the tool list (2026-07-28 `ttlMs`); 0, the SDK's default,
@@ -179,6 +291,8 @@ function buildServer({ onToolAdded }) {
       return inputRequired({ inputRequests });
     },
   );
+
+  registerTaskTool(server);
 
   for (const name of addedTools) registerAddedTool(server, name);
 

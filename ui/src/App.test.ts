@@ -55,6 +55,26 @@ describe('the window', () => {
     expect(screen.getByRole('tabpanel')).toHaveAccessibleName('Details');
   });
 
+  it('refreshes the server’s lists on request: the engine is asked, and the view lists again on its change event', async () => {
+    let fail = false;
+    const backend = app({ backend: 'keyring' }, {
+      refresh_lists: () => {
+        if (fail) throw { message: "server 'alpha' is not connected" };
+        return null;
+      },
+    });
+    const user = userEvent.setup();
+    const refresh = await screen.findByRole('button', { name: 'Refresh' });
+    await vi.waitFor(() => expect(backend.calls.filter((c) => c.cmd === 'list_tools')).toHaveLength(1));
+    await user.click(refresh);
+    expect(backend.calls.find((c) => c.cmd === 'refresh_lists')?.args).toEqual({ name: 'alpha' });
+    backend.emit({ event: 'tools_changed', server: 'alpha' });
+    await vi.waitFor(() => expect(backend.calls.filter((c) => c.cmd === 'list_tools')).toHaveLength(2));
+    fail = true;
+    await user.click(refresh);
+    expect(await screen.findByRole('alert')).toHaveTextContent("Could not refresh: server 'alpha' is not connected");
+  });
+
   it('tries the key again when the person asks, and the notice goes once the vault opens', async () => {
     let locked = true;
     const backend = app(

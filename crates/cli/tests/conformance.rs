@@ -56,7 +56,10 @@ fn failed_checks(results: &std::path::Path) -> Vec<String> {
                         "{scenario}: {}: {} {}",
                         check["id"].as_str().unwrap_or("?"),
                         check["errorMessage"].as_str().unwrap_or(""),
-                        check.get("details").map(|d| d.to_string()).unwrap_or_default()
+                        check
+                            .get("details")
+                            .map(|d| d.to_string())
+                            .unwrap_or_default()
                     ));
                 }
             }

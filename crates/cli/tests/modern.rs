@@ -101,6 +101,34 @@ fn progress_streams_from_a_stateless_server() {
     assert_eq!(progress, vec![1.0, 2.0, 3.0]);
 }
 
+/// A call the server runs as a task (the Tasks extension): its statuses are printed as they
+/// change, and the question it asks on the way follows the `--elicit` policy.
+#[test]
+fn a_task_the_server_chose_prints_its_status_and_asks_through_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    add_v2(dir.path());
+    let args = r#"{"steps": 2, "delay_ms": 100, "ask": true}"#;
+    let out = cli(
+        dir.path(),
+        &[
+            "call",
+            "v2",
+            "task_count",
+            "--args",
+            args,
+            "--elicit",
+            "defaults",
+        ],
+    );
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    assert!(printed.contains(": working"), "{printed}");
+    assert!(printed.contains(": input_required"), "{printed}");
+    assert!(printed.contains("Who is counting?"), "{printed}");
+    // The form has no default for `who`: accepted with nothing in it.
+    assert!(printed.contains("counted to 2 for"), "{printed}");
+}
+
 /// `watch` keeps the listen stream open and prints what comes on it: here a tool list change
 /// caused by another client of the same stateless HTTP server.
 #[test]

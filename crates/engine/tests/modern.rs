@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -215,18 +215,153 @@ async fn rounds_are_bounded() {
     hub.shutdown().await;
 }
 
-/// Tasks became an extension in 2026-07-28 that Patchbay does not speak yet: asking for one says
-/// so instead of sending the 2025 shape the server would not answer.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_task_is_refused_with_the_reason() {
+/// The statuses a call's task went through, in the order they were told.
+fn task_statuses(seen: &[Event], id: &str) -> Vec<String> {
+    seen.iter()
+        .filter_map(|e| match e {
+            Event::TaskStatus {
+                call_id, status, ..
+            } if call_id == id => Some(status.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Tasks are an extension in 2026-07-28 (SEP-2663) that every call declares; the server chooses
+/// to run `task_count` as a task, and the call follows it with tasks/get to its result ("as a
+/// task" asks for nothing more: the server decides).
+async fn a_task_the_server_chose_is_followed_to_its_result(stdio: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, _http) = connected(&dir, true).await;
-    let mut request = call("echo", json!({ "message": "hi" }));
+    let (hub, _http) = connected(&dir, stdio).await;
+    let mut events = hub.subscribe();
+    let mut request = call("task_count", json!({ "steps": 3, "delay_ms": 150 }));
     request.task = true;
     let report = hub.call_tool(request).await.unwrap();
-    assert_eq!(report.outcome, CallOutcome::Failed);
-    let error = report.error.unwrap();
-    assert!(error.contains("tasks are an extension"), "{error}");
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    assert_eq!(
+        text_of(report.result.as_ref().unwrap()),
+        "counted to 3 for nobody"
+    );
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let statuses = task_statuses(&seen, &report.call_id);
+    assert_eq!(
+        statuses.first().map(String::as_str),
+        Some("working"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some("completed"),
+        "{statuses:?}"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_the_server_chose_is_followed_to_its_result_over_http() {
+    a_task_the_server_chose_is_followed_to_its_result(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_the_server_chose_is_followed_to_its_result_over_stdio() {
+    a_task_the_server_chose_is_followed_to_its_result(true).await;
+}
+
+/// A task that needs the person (`input_required` with inputRequests): the question reaches the
+/// dialog once, and the answer goes back with tasks/update.
+async fn a_tasks_question_is_answered_with_tasks_update(stdio: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, stdio).await;
+    let mut events = hub.subscribe();
+    let started = hub
+        .start_call(call(
+            "task_count",
+            json!({ "steps": 1, "delay_ms": 50, "ask": true }),
+        ))
+        .unwrap();
+    let (id, request) = asked(&mut events).await;
+    assert_eq!(request["message"], "Who is counting?");
+    let who = json!({ "who": "Ada" }).as_object().cloned().unwrap();
+    assert!(
+        hub.answer_elicitation("v2", &id, Answer::Accept(who))
+            .unwrap()
+    );
+    let report = started.finish().await;
+    assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
+    assert_eq!(
+        text_of(report.result.as_ref().unwrap()),
+        "counted to 1 for Ada"
+    );
+    // Asked once, though tasks/get may show the question outstanding after the answer.
+    while let Ok(e) = events.try_recv() {
+        assert!(
+            !matches!(e, Event::ElicitationRequested { .. }),
+            "asked again: {e:?}"
+        );
+    }
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tasks_question_is_answered_with_tasks_update_over_http() {
+    a_tasks_question_is_answered_with_tasks_update(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tasks_question_is_answered_with_tasks_update_over_stdio() {
+    a_tasks_question_is_answered_with_tasks_update(true).await;
+}
+
+/// Cancel while the task works: tasks/cancel reaches the server, and the call ends cancelled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_task_is_cancelled_at_the_server() {
+    let mut server = v2_http_with(&["--log"], Stdio::piped());
+    let log = BufReader::new(server.child.stderr.take().unwrap());
+    let (methods_tx, methods) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in log.lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && let Some(body) = v["body"].as_str()
+                && let Ok(body) = serde_json::from_str::<serde_json::Value>(body)
+                && let Some(method) = body["method"].as_str()
+            {
+                let _ = methods_tx.send(method.to_string());
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(&dir).await;
+    hub.add_server(http_def("v2", &server.url)).await.unwrap();
+    assert_eq!(
+        hub.connect_and_wait("v2").await.unwrap(),
+        ServerState::Connected
+    );
+    let mut events = hub.subscribe();
+    let started = hub
+        .start_call(call("task_count", json!({ "steps": 50, "delay_ms": 1000 })))
+        .unwrap();
+    let call_id = started.call_id.clone();
+    expect_event(
+        &mut events,
+        WAIT,
+        |e| matches!(e, Event::TaskStatus { call_id: c, .. } if *c == call_id),
+    )
+    .await;
+    assert!(hub.cancel_call(&call_id));
+    let report = started.finish().await;
+    assert_eq!(report.outcome, CallOutcome::Cancelled, "{report:?}");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match methods.recv_timeout(left) {
+            Ok(m) if m == "tasks/cancel" => break,
+            Ok(_) => {}
+            Err(_) => panic!("the server never got tasks/cancel"),
+        }
+    }
     hub.shutdown().await;
 }
 
@@ -402,9 +537,9 @@ async fn a_tool_added_at_run_time_appears_over_stdio() {
 }
 
 /// A tool list the server lets clients keep (`ttlMs`) is not asked for again inside that time;
-/// a list change drops it, and the next listing asks the server.
+/// a list change drops it, and so does Refresh; the next listing asks the server.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_list_is_kept_for_its_ttl_and_dropped_on_a_change() {
+async fn a_list_is_kept_for_its_ttl_and_dropped_on_a_change_or_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = v2_http_with(&["--ttl-ms", "600000", "--log"], Stdio::piped());
     // The server logs every request it gets, in order: keep the methods.
@@ -490,5 +625,32 @@ async fn a_list_is_kept_for_its_ttl_and_dropped_on_a_change() {
         .await
         .unwrap();
     assert_eq!(lists, 2);
+    // Refresh: every view is told to list again, and the next listing asks the server (once).
+    let mut events = hub.subscribe();
+    hub.refresh_lists("v2").await.unwrap();
+    expect_event(
+        &mut events,
+        WAIT,
+        |e| matches!(e, Event::ToolsChanged { server } if server == "v2"),
+    )
+    .await;
+    expect_event(
+        &mut events,
+        WAIT,
+        |e| matches!(e, Event::ListChanged { list, .. } if list == "resources"),
+    )
+    .await;
+    hub.tools("v2").await.unwrap();
+    hub.tools("v2").await.unwrap();
+    hub.call_tool(call("echo", json!({ "message": "marker" })))
+        .await
+        .unwrap();
+    let lists = tokio::time::timeout(WAIT, lists_before_call(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        lists, 3,
+        "Refresh did not ask the server again, or asked twice"
+    );
     hub.shutdown().await;
 }

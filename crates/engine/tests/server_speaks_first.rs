@@ -29,9 +29,11 @@ async fn a_question_on_the_sessions_stream_reaches_a_call_made_at_once() {
     let mut call = req("v1", "ask_on_stream", json!({}));
     call.timeout = Some(Duration::from_secs(15));
     let running = hub.start_call(call).unwrap();
-    let asked = expect_event(&mut events, Duration::from_secs(10), |e| {
-        matches!(e, Event::ElicitationRequested { server, .. } if server == "v1")
-    })
+    let asked = expect_event(
+        &mut events,
+        Duration::from_secs(10),
+        |e| matches!(e, Event::ElicitationRequested { server, .. } if server == "v1"),
+    )
     .await;
     let Event::ElicitationRequested { id, request, .. } = asked else {
         unreachable!()
@@ -39,9 +41,10 @@ async fn a_question_on_the_sessions_stream_reaches_a_call_made_at_once() {
     assert_eq!(request["message"], "What is your name?");
     let mut name = serde_json::Map::new();
     name.insert("name".into(), json!("Ada"));
-    assert!(hub
-        .answer_elicitation("v1", &id, Answer::Accept(name))
-        .unwrap());
+    assert!(
+        hub.answer_elicitation("v1", &id, Answer::Accept(name))
+            .unwrap()
+    );
     let report = running.finish().await;
     assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
     assert_eq!(text_of(report.result.as_ref().unwrap()), "Hello, Ada!");

@@ -93,6 +93,12 @@ pub async fn subscribe_resource(
     Ok(hub.subscribe_resource(&name, &uri, on).await?)
 }
 
+/// Lists the server's tools, prompts and resources again, past what their `ttlMs` let us keep.
+#[tauri::command]
+pub async fn refresh_lists(hub: State<'_, Hub>, name: String) -> Result<()> {
+    Ok(hub.refresh_lists(&name).await?)
+}
+
 /// The round trip to the server, in milliseconds.
 #[tauri::command]
 pub async fn ping(hub: State<'_, Hub>, name: String) -> Result<f64> {

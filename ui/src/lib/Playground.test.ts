@@ -457,6 +457,22 @@ describe('the playground', () => {
     expect(screen.getByText(/said it requires running as a task/)).toBeInTheDocument();
   });
 
+  it('on a 2026-07-28 server, says the server decides about tasks instead of offering to ask for one', async () => {
+    const modern = { ...stdioServer('ev'), spoke: { era: 'stateless', protocol_version: '2026-07-28' } };
+    const { backend, finish } = await setup({ list_servers: () => [modern] });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: /Trigger Long Running/ }));
+    expect(screen.queryByRole('checkbox', { name: 'Run as a task' })).toBeNull();
+    expect(screen.getByText(/This server decides which calls run as tasks/)).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Run' }));
+    expect(backend.calls.find((c) => c.cmd === 'call_tool')?.args).toMatchObject({ task: false });
+    // A task the server chose shows its status like any other.
+    backend.emit({ event: 'task_status', server: 'ev', call_id: 'call-1', task_id: 'task-1', status: 'working', message: 'step 1 of 3' });
+    expect(await screen.findByText('Task task-1: working · step 1 of 3')).toHaveAttribute('role', 'status');
+    finish({ call_id: 'call-1', server: 'ev', tool: 'trigger-long-running-operation', outcome: 'ok', error: null, result: { content: [] }, duration_ms: 5, duration_us: 5000 });
+    await screen.findByRole('region', { name: 'Result' });
+  });
+
   it('remembers from the history that a tool requires a task', async () => {
     const past = {
       call_id: 'old', server: 'ev', tool: 'echo', arguments: { message: 'x' }, result: null, arguments_cut: false,

@@ -129,6 +129,11 @@ export const commands = {
   subscribeResource: (name: string, uri: string, on: boolean): Promise<void> =>
     invoke<void>('subscribe_resource', { name, uri, on }),
   /**
+   * Lists the server's tools, prompts and resources again, past what their `ttlMs` let us keep.
+   */
+  refreshLists: (name: string): Promise<void> =>
+    invoke<void>('refresh_lists', { name }),
+  /**
    * The round trip to the server, in milliseconds.
    */
   ping: (name: string): Promise<number> =>

@@ -1,6 +1,7 @@
 //! Tool calls: progress routed to the call that asked for it, cancel, a timeout that resets on
 //! progress, and a history row for every call however it ended.
 
+mod extension_tasks;
 mod tasks;
 
 use std::collections::HashMap;
@@ -29,8 +30,9 @@ pub struct CallRequest {
     /// Idle timeout: how long to wait without a result or progress. Defaults to the server's.
     /// For a task: how long each of its requests may take.
     pub timeout: Option<Duration>,
-    /// Run the call as a task (SEP-1686): its status is followed and its result fetched when
-    /// it ends. For tools that need it (`taskSupport: required`) or long work.
+    /// Ask for a task (SEP-1686, MCP 2025-11-25): its status is followed and its result fetched
+    /// when it ends. For tools that need it (`taskSupport: required`) or long work. From
+    /// 2026-07-28 on the server decides (the Tasks extension), and this changes nothing.
     pub task: bool,
 }
 
@@ -234,19 +236,10 @@ async fn exchange(
             return (CallOutcome::Cancelled, None, Some("cancelled before it was sent".into()));
         }
     };
-    if req.task && crate::session::stateless(&peer) {
-        // 2026-07-28 made tasks an extension (SEP-2663) with its own requests; what Patchbay
-        // speaks is the 2025-11-25 shape, which such a server does not answer.
-        return (
-            CallOutcome::Failed,
-            None,
-            Some(format!(
-                "server '{}' speaks MCP 2026-07-28, where tasks are an extension Patchbay does not speak yet; run the call without \"as a task\"",
-                req.server
-            )),
-        );
-    }
-    if req.task {
+    // "As a task" asks a 2025-era server for a task (SEP-1686). From 2026-07-28 on a task is the
+    // server's choice (the Tasks extension, which every call declares): the call goes as usual
+    // and is followed as a task if the server makes one.
+    if req.task && !crate::session::stateless(&peer) {
         return tasks::exchange_task(ctx, peer, call_id, req, timeout, cancel).await;
     }
     let peer = &peer;
@@ -350,6 +343,12 @@ async fn one_round(
             (outcome, serde_json::to_value(&result).ok(), None)
         }
         Ok(Ok(ServerResult::InputRequiredResult(asked))) => return Round::Input(asked),
+        Ok(Ok(ServerResult::CreateTaskResult(created))) => {
+            return Round::Done(
+                extension_tasks::follow(ctx, peer, call_id, req, timeout, cancel, created.task)
+                    .await,
+            );
+        }
         Ok(Ok(other)) => (
             CallOutcome::Failed,
             serde_json::to_value(&other).ok(),

@@ -257,6 +257,28 @@ impl Hub {
     }
 
     /// `ping`: the round trip.
+    /// Refresh: the server's tools, prompts and resources are asked for again, whatever their
+    /// `ttlMs` allowed keeping (the connection's response cache is emptied), and every view of
+    /// them lists them again (the same events as the server's own list changes).
+    pub async fn refresh_lists(&self, name: &str) -> Result<(), HubError> {
+        let session = self.session(name)?;
+        // Nothing is kept for a connection that is not there: a new one starts empty.
+        if let Some(peer) = session.snapshot().peer {
+            peer.clear_response_cache().await;
+        }
+        let bus = &self.inner.bus;
+        bus.publish(crate::events::Event::ToolsChanged {
+            server: name.into(),
+        });
+        for list in ["prompts", "resources"] {
+            bus.publish(crate::events::Event::ListChanged {
+                server: name.into(),
+                list: list.into(),
+            });
+        }
+        Ok(())
+    }
+
     pub async fn ping(&self, name: &str) -> Result<Duration, HubError> {
         self.on_peer(name, "ping", |peer| async move {
             server_controls::ping(&peer).await

@@ -62,6 +62,9 @@ impl ClientHandler for PatchbayClient {
             "elicitation": { "form": {}, "url": {} },
             "sampling": {},
             "roots": { "listChanged": true },
+            // The Tasks extension (SEP-2663): a server may answer a call with a task, which
+            // the call then follows (`calls/extension_tasks.rs`).
+            "extensions": { "io.modelcontextprotocol/tasks": {} },
         }))
         .unwrap_or_default();
         ClientConfig::new(

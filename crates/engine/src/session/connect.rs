@@ -328,7 +328,8 @@ async fn connect_with(
             let common = CommonStream::default();
             // A person's own Authorization header goes as they wrote it, with no saved login.
             let bearer = (!own_auth).then(|| Bearer::new(name.clone(), auth.clone()));
-            let authorized = AuthorizedHttp::new(http.clone(), bearer, cause.clone(), common.clone());
+            let authorized =
+                AuthorizedHttp::new(http.clone(), bearer, cause.clone(), common.clone());
             let transport = Observed::new(
                 StreamableHttpClientTransport::with_client(authorized, config),
                 tap,
@@ -338,7 +339,9 @@ async fn connect_with(
             if outcome.is_ok() {
                 // Connected means the server can reach us: a 2025-era session's own stream is
                 // open before the first call can make the server ask something on it.
-                let left = timeout.saturating_sub(started.elapsed()).min(COMMON_STREAM_WAIT);
+                let left = timeout
+                    .saturating_sub(started.elapsed())
+                    .min(COMMON_STREAM_WAIT);
                 if !common.opened(left).await {
                     tracing::warn!(server = %name, "the session's event stream did not open within {left:?}; going on without waiting");
                 }

@@ -29,7 +29,7 @@ pub use era::{Era, Spoken};
 pub(crate) use era::{are_you_there, stateless};
 pub use inbox::Inbox;
 pub use process::ServerLog;
-pub(crate) use rounds::{Round, Stopped};
+pub(crate) use rounds::{MAX_ROUNDS, Round, Stopped};
 
 use crate::config::ServerDef;
 use crate::events::{EventBus, ServerState};

@@ -129,7 +129,7 @@ impl Session {
 
     /// Answers one round's requests, all at once: each question reaches the person as the
     /// 2025-era request would, and a cancel withdraws those still open.
-    async fn answer_inputs(
+    pub(crate) async fn answer_inputs(
         &self,
         requests: rmcp::model::InputRequests,
         cancel: &CancellationToken,

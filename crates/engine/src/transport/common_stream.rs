@@ -64,17 +64,26 @@ mod tests {
     #[tokio::test]
     async fn waits_only_for_a_stream_a_session_will_open() {
         let none = CommonStream::default();
-        assert!(none.opened(Duration::ZERO).await, "no session: nothing to wait for");
+        assert!(
+            none.opened(Duration::ZERO).await,
+            "no session: nothing to wait for"
+        );
 
         let stream = CommonStream::default();
         stream.session_given();
-        assert!(!stream.opened(Duration::from_millis(20)).await, "not answered yet");
+        assert!(
+            !stream.opened(Duration::from_millis(20)).await,
+            "not answered yet"
+        );
         let waiting = tokio::spawn({
             let stream = stream.clone();
             async move { stream.opened(Duration::from_secs(30)).await }
         });
         stream.answered();
         assert!(waiting.await.unwrap());
-        assert!(stream.opened(Duration::ZERO).await, "answered stays answered");
+        assert!(
+            stream.opened(Duration::ZERO).await,
+            "answered stays answered"
+        );
     }
 }
