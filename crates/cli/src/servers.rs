@@ -153,13 +153,17 @@ pub async fn run(hub: &Hub, out: Out, cmd: ServersCommand) -> Result<u8, HubErro
                 } else {
                     view.def.clone()
                 };
-                let (era, version) = match &view.spoke {
-                    Some(spoke) => (json!(spoke.era), json!(spoke.protocol_version)),
-                    None => (Value::Null, Value::Null),
+                let (era, version, remembered) = match &view.spoke {
+                    Some(spoke) => (
+                        json!(spoke.era),
+                        json!(spoke.protocol_version),
+                        json!(spoke.remembered),
+                    ),
+                    None => (Value::Null, Value::Null, Value::Null),
                 };
                 out.emit(
                     json!({"event": "server", "server": def, "state": view.state, "login": view.login,
-                           "era": era, "protocol_version": version}),
+                           "era": era, "protocol_version": version, "remembered": remembered}),
                     || {
                         let mut line = server_line(&def, &view.login);
                         if let Some(spoke) = &view.spoke {

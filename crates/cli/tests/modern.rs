@@ -53,6 +53,18 @@ fn connect_says_which_revision_it_speaks() {
         "{}",
         text(&out)
     );
+    // Another process, nothing connected: what it spoke last time, said to be from last time.
+    let out = cli(dir.path(), &["--json", "servers", "list"]);
+    let listed = lines(&out).pop().unwrap();
+    assert_eq!(listed["era"], "stateless");
+    assert_eq!(listed["protocol_version"], "2026-07-28");
+    assert_eq!(listed["remembered"], true);
+    let out = cli(dir.path(), &["servers", "list"]);
+    assert!(
+        text(&out).contains("MCP 2026-07-28 (stateless, server/discover; last time)"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ function details(era: 'stateless' | 'session', version: string) {
     name: 'v2',
     state: { state: 'connected' },
     initialize: { protocolVersion: version, capabilities: { tools: {}, logging: {} }, serverInfo: { name: 'srv', version: '1' } },
-    spoke: { era, protocol_version: version },
+    spoke: { era, protocol_version: version, remembered: false },
     pid: null,
     log: [],
   };
@@ -43,5 +43,18 @@ describe('details by protocol era', () => {
     expect(await screen.findByText('2025-11-25 · a session (initialize)')).toBeTruthy();
     expect(screen.getByRole('button', { name: 'Ping' })).toBeTruthy();
     expect(screen.getByLabelText('Log level')).toBeTruthy();
+  });
+
+  it('not connected in this run: what it spoke last time', async () => {
+    fakeBackend({
+      list_servers: () => [{ ...stdioServer('v2', { state: 'disconnected' }), spoke: { era: 'stateless', protocol_version: '2026-07-28', remembered: true } }],
+      server_details: () => ({ name: 'v2', state: { state: 'disconnected' }, initialize: null, spoke: null, pid: null, log: [] }),
+      list_roots: () => [],
+      notifications: () => [],
+    });
+    const hub = new HubStore();
+    await hub.start();
+    render(Details, { hub, server: 'v2' });
+    expect(await screen.findByText('Last time it spoke MCP 2026-07-28 · stateless (server/discover).')).toBeTruthy();
   });
 });

@@ -176,7 +176,8 @@ export class HubStore {
         this.latestState[server] = state;
         const s = this.server(server);
         if (s) s.state = state;
-        else if (this.loaded) this.reloadSoon();
+        // A new server, or a connection whose revision (`spoke`) the list should now show.
+        if ((!s || state.state === 'connected') && this.loaded) this.reloadSoon();
         break;
       }
       case 'call_started':

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fakeBackend, stdioServer } from '../test/ipc';
 import { HubStore } from './hub.svelte';
 
@@ -50,6 +50,28 @@ describe('HubStore', () => {
     const sub = backend.calls.find((c) => c.cmd === 'subscribe')!.args.onEvent as InstanceType<typeof Channel>;
     sub.onmessage({ events: [], lagged: true });
     await new Promise((r) => setTimeout(r, 0));
+    expect(listed).toBe(2);
+  });
+
+  it('lists again when a server connects, so what it spoke this time replaces last time’s', async () => {
+    let listed = 0;
+    const backend = fakeBackend({
+      list_servers: () => {
+        listed++;
+        const spoke = listed === 1
+          ? { era: 'session', protocol_version: '2025-11-25', remembered: true }
+          : { era: 'stateless', protocol_version: '2026-07-28', remembered: false };
+        return [{ ...stdioServer('a', { state: listed === 1 ? 'disconnected' : 'connected' }), spoke }];
+      },
+    });
+    const hub = new HubStore();
+    await hub.start();
+    expect(hub.server('a')?.spoke?.remembered).toBe(true);
+    backend.emit({ event: 'state', server: 'a', state: 'connecting' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(listed).toBe(1);
+    backend.emit({ event: 'state', server: 'a', state: 'connected' });
+    await vi.waitFor(() => expect(hub.server('a')?.spoke).toEqual({ era: 'stateless', protocol_version: '2026-07-28', remembered: false }));
     expect(listed).toBe(2);
   });
 });

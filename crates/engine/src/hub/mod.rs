@@ -122,7 +122,8 @@ pub struct ServerDetails {
     /// What the handshake (`initialize`, or `server/discover` from 2026-07-28) negotiated:
     /// protocol version, capabilities, server info, instructions; MCP's own camelCase shape.
     pub initialize: Option<serde_json::Value>,
-    /// The revision and era the server spoke on its last connection in this run.
+    /// The revision and era the server spoke on its last connection in this run (the server
+    /// list has what an earlier run kept).
     pub spoke: Option<Spoken>,
     /// The process id of a local server while it runs.
     pub pid: Option<u32>,
@@ -139,7 +140,8 @@ pub struct ServerView {
     pub state: ServerState,
     /// Its saved login, for a remote server, as every process sees it.
     pub login: Login,
-    /// The revision and era it spoke on its last connection in this run.
+    /// The revision and era it spoke on its last connection (this run's, else the last one
+    /// the store kept, marked `remembered`).
     pub spoke: Option<Spoken>,
 }
 
@@ -364,6 +366,7 @@ impl Hub {
     pub async fn servers(&self) -> Result<Vec<ServerView>, HubError> {
         let defs = self.inner.store.list_servers().await?;
         let logins = self.inner.store.login_states().await?;
+        let spokes = self.inner.store.spokes().await?;
         Ok(defs
             .into_iter()
             .map(|def| {
@@ -371,7 +374,12 @@ impl Hub {
                 let state = snapshot
                     .as_ref()
                     .map_or(ServerState::Disconnected, |s| s.state.clone());
-                let spoke = snapshot.and_then(|s| s.spoke());
+                // This run's connection, else what the store kept from an earlier one.
+                let spoke = snapshot.and_then(|s| s.spoke()).or_else(|| {
+                    spokes
+                        .get(&def.name)
+                        .and_then(|r| crate::session::remembered(&def, r))
+                });
                 let login = match logins.get(&def.name) {
                     _ if def.remote_url().is_none() => Login::None,
                     None => Login::None,

@@ -32,10 +32,17 @@ pub(super) struct Live {
     /// Cancels the connection's token (`Snapshot::connection`) when it goes: its listen stream
     /// stops, and questions still open close.
     pub(super) ended_with: Option<tokio_util::sync::DropGuard>,
+    /// It started with `initialize` because the server misread `server/discover` (this time,
+    /// or on an earlier connection of this session).
+    pub(super) initialize_first: bool,
 }
 
 pub(super) struct Actor {
     pub(super) def: ServerDef,
+    /// The server misread `server/discover`: this session's connections start with `initialize`.
+    pub(super) initialize_first: bool,
+    /// What this session last wrote to the store of what the server spoke.
+    pub(super) remembered: Option<String>,
     pub(super) bus: EventBus,
     pub(super) log: ServerLog,
     pub(super) inbox: Arc<Inbox>,
@@ -237,6 +244,7 @@ impl Actor {
                 &self.roots,
                 self.timings.connect_timeout,
                 cancel.clone(),
+                self.initialize_first,
             );
             tokio::pin!(attempt);
             loop {
@@ -276,12 +284,14 @@ impl Actor {
                 let info = live.peer.peer_info();
                 let pid = live.process.as_ref().map(|p| p.pid);
                 let peer = live.peer.clone();
+                self.initialize_first = live.initialize_first;
                 self.live = Some(live);
                 self.set_state(
                     ServerState::Connected,
                     Some(peer.clone()),
                     info.map(|i| (i, pid)),
                 );
+                self.remember_what_it_spoke().await;
                 // Roots edited while this attempt ran had no peer to tell; the server may
                 // already have asked for the old list.
                 if self.roots.version() != roots_seen {
@@ -398,6 +408,27 @@ impl Actor {
     fn needs_auth(&mut self, challenge: Option<String>) {
         self.snapshot.send_modify(|s| s.auth_challenge = challenge);
         self.set_state(ServerState::NeedsAuth, None, None);
+    }
+
+    /// Keeps what the server spoke in the store, for the server list of a later run (or another
+    /// process); written when it changed since this session last wrote it.
+    async fn remember_what_it_spoke(&mut self) {
+        let Some(spoken) = self.snapshot.borrow().spoke() else {
+            return;
+        };
+        let record = super::to_remember(&self.def, &spoken);
+        if self.remembered.as_deref() == Some(record.as_str()) {
+            return;
+        }
+        match self
+            .auth
+            .store()
+            .remember_spoke(&self.def.name, record.clone())
+            .await
+        {
+            Ok(()) => self.remembered = Some(record),
+            Err(e) => tracing::warn!("could not keep which revision the server spoke: {e}"),
+        }
     }
 
     fn set_state(

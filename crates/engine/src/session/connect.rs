@@ -130,6 +130,9 @@ fn http_headers(
         .collect()
 }
 
+/// `initialize_first`: the server misread `server/discover` on an earlier connection of this
+/// session, so this one starts with `initialize` (one spawn or handshake, not two, per
+/// reconnect). A new session (a new run, an edited definition) probes again.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn connect(
     def: &ServerDef,
@@ -140,7 +143,30 @@ pub(super) async fn connect(
     roots: &Roots,
     timeout: Duration,
     cancel: CancellationToken,
+    initialize_first: bool,
 ) -> Result<Live, ConnectError> {
+    let initialize = || {
+        let cancel = cancel.clone();
+        async move {
+            let mut live = connect_with(
+                def,
+                bus,
+                log,
+                inbox,
+                auth,
+                roots,
+                timeout,
+                cancel,
+                Lifecycle::Initialize,
+            )
+            .await?;
+            live.initialize_first = true;
+            Ok(live)
+        }
+    };
+    if initialize_first {
+        return initialize().await;
+    }
     let probing = connect_with(
         def,
         bus,
@@ -158,18 +184,7 @@ pub(super) async fn connect(
         // rmcp's probe cannot read as "no": a fresh connection goes straight to `initialize`.
         Err(ConnectError::ProbeMisread) => {
             tracing::info!(server = %def.name, "server/discover was misread; using initialize");
-            connect_with(
-                def,
-                bus,
-                log,
-                inbox,
-                auth,
-                roots,
-                timeout,
-                cancel,
-                Lifecycle::Initialize,
-            )
-            .await
+            initialize().await
         }
         other => other,
     }
@@ -484,6 +499,7 @@ impl Connected {
             process,
             since: Instant::now(),
             ended_with: None,
+            initialize_first: false,
         }
     }
 }

@@ -7,14 +7,18 @@ use rmcp::{Peer, RoleClient};
 
 /// The revision of MCP a server spoke, and so the era: how the connection started and what
 /// it offers (a 2026-07-28 server has no `ping`, log level or `resources/subscribe`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Spoken {
     pub era: Era,
     pub protocol_version: String,
+    /// True when this is what it spoke on an earlier connection (another run, or another
+    /// process): it has not connected since. Shown as "last time".
+    #[serde(default)]
+    pub remembered: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Era {
@@ -33,8 +37,46 @@ impl From<&rmcp::model::ProtocolVersion> for Spoken {
                 Era::Stateless
             },
             protocol_version: shown(version.as_str()),
+            remembered: false,
         }
     }
+}
+
+/// What a server spoke, kept in the store (`servers.spoke`) across runs, with the transport it
+/// was spoken over: a definition pointed elsewhere since then has nothing remembered.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Remembered {
+    /// The transport as stored (values masked), as JSON.
+    transport: String,
+    era: Era,
+    protocol_version: String,
+}
+
+fn transport_key(def: &crate::config::ServerDef) -> String {
+    serde_json::to_string(&def.transport).unwrap_or_default()
+}
+
+/// The record to keep of what `def`'s server spoke.
+pub(crate) fn to_remember(def: &crate::config::ServerDef, spoken: &Spoken) -> String {
+    serde_json::to_string(&Remembered {
+        transport: transport_key(def),
+        era: spoken.era,
+        protocol_version: spoken.protocol_version.clone(),
+    })
+    .unwrap_or_default()
+}
+
+/// What `def`'s server spoke last time, from the kept record, if it was over the same transport
+/// (a record this version cannot read counts as none).
+pub(crate) fn remembered(def: &crate::config::ServerDef, record: &str) -> Option<Spoken> {
+    let r: Remembered = serde_json::from_str(record).ok()?;
+    (r.transport == transport_key(def)).then(|| Spoken {
+        era: r.era,
+        // Written by us from a checked value, but read back from a file another process can
+        // write: checked again.
+        protocol_version: shown(&r.protocol_version),
+        remembered: true,
+    })
 }
 
 impl std::fmt::Display for Spoken {
@@ -43,7 +85,8 @@ impl std::fmt::Display for Spoken {
             Era::Stateless => "stateless, server/discover",
             Era::Session => "a session, initialize",
         };
-        write!(f, "MCP {} ({how})", self.protocol_version)
+        let when = if self.remembered { "; last time" } else { "" };
+        write!(f, "MCP {} ({how}{when})", self.protocol_version)
     }
 }
 

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use backoff::Backoff;
 pub use era::{Era, Spoken};
-pub(crate) use era::{are_you_there, stateless};
+pub(crate) use era::{are_you_there, remembered, stateless, to_remember};
 pub use inbox::Inbox;
 pub use process::ServerLog;
 pub(crate) use rounds::{MAX_ROUNDS, Round, Stopped};
@@ -159,6 +159,8 @@ impl Session {
         let (subscribed, wanted) = watch::channel(Default::default());
         let actor = Actor {
             def: def.clone(),
+            initialize_first: false,
+            remembered: None,
             bus: bus.clone(),
             log: log.clone(),
             inbox: inbox.clone(),

@@ -88,12 +88,16 @@ pub(super) fn migrations() -> Migrations<'static> {
             ALTER TABLE servers ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;  -- bumped by every write
             ALTER TABLE credentials ADD COLUMN refused TEXT;      -- NULL while refreshable",
         ),
+        // 6: what each server spoke on its last connection (JSON: the revision, its era, and
+        // the transport it was spoken over), shown until it connects again. Not part of the
+        // definition: writing it bumps no revision.
+        M::up("ALTER TABLE servers ADD COLUMN spoke TEXT;"),
     ])
 }
 
 /// How many migrations exist; a database at this `user_version` is current.
 #[cfg(test)]
-pub(super) const LATEST: i64 = 5;
+pub(super) const LATEST: i64 = 6;
 
 #[cfg(test)]
 mod tests {

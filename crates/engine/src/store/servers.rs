@@ -370,6 +370,31 @@ impl Store {
         .await
     }
 
+    /// Records what the server spoke on its last connection (JSON, the hub's to read), leaving
+    /// its definition and revision as they are. A server removed meanwhile records nothing.
+    pub async fn remember_spoke(&self, name: &str, spoke: String) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE servers SET spoke = ?2 WHERE name = ?1",
+                params![name, spoke],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// What each server spoke on its last connection, as [`Store::remember_spoke`] recorded it.
+    pub async fn spokes(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT name, spoke FROM servers WHERE spoke IS NOT NULL")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// Removes the server and its call history together.
     pub async fn remove_server(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();

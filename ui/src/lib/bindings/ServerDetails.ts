@@ -13,7 +13,8 @@ export type ServerDetails = { name: string, state: ServerState,
  */
 initialize: JsonValue | null, 
 /**
- * The revision and era the server spoke on its last connection in this run.
+ * The revision and era the server spoke on its last connection in this run (the server
+ * list has what an earlier run kept).
  */
 spoke: Spoken | null, 
 /**

@@ -14,7 +14,8 @@ export type ServerView = { state: ServerState,
  */
 login: Login, 
 /**
- * The revision and era it spoke on its last connection in this run.
+ * The revision and era it spoke on its last connection (this run's, else the last one
+ * the store kept, marked `remembered`).
  */
 spoke: Spoken | null, name: string, transport: TransportDef, enabled: boolean, 
 /**

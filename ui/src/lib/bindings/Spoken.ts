@@ -5,4 +5,9 @@ import type { Era } from "./Era";
  * The revision of MCP a server spoke, and so the era: how the connection started and what
  * it offers (a 2026-07-28 server has no `ping`, log level or `resources/subscribe`).
  */
-export type Spoken = { era: Era, protocol_version: string, };
+export type Spoken = { era: Era, protocol_version: string, 
+/**
+ * True when this is what it spoke on an earlier connection (another run, or another
+ * process): it has not connected since. Shown as "last time".
+ */
+remembered: boolean, };
