@@ -2,7 +2,7 @@
 // it connect, run a long operation and watch its progress, cancel a call, answer the server's
 // question (elicitation) and its sampling request in dialogs, run a tool as a task, kill the server's
 // process and watch it recover, log in to an OAuth-protected server and log out, and speak
-// 2026-07-28 to a server on the TypeScript SDK v2 (its question, a tool it adds). Screenshots of
+// 2026-07-28 to a server on the TypeScript SDK v2 (its question, a tool it adds, a task it runs). Screenshots of
 // the main views go to PATCHBAY_E2E_SCREENSHOTS (scripts/e2e --screenshots: docs/screenshots),
 // else to a scratch folder, so a test run leaves the tree as it found it.
 import { $, $$, browser, expect } from '@wdio/globals';
@@ -344,7 +344,7 @@ describe('Patchbay', () => {
     await waitForState('protected', 'needs_auth');
   });
 
-  it('speaks 2026-07-28 to a v2 server over stateless HTTP: its question reaches the dialog, a tool added at run time appears', async () => {
+  it('speaks 2026-07-28 to a v2 server over stateless HTTP: its question reaches the dialog, a tool added at run time appears, a task it chose is followed', async () => {
     // The TypeScript SDK v2 test server, as that SDK serves by default; it prints its URL.
     const v2 = spawn(node, [path.join(root, 'tests/peers/v2-server.mjs'), 'http', '--port', '0'], {
       stdio: ['ignore', 'pipe', 'ignore'],
@@ -380,6 +380,18 @@ describe('Patchbay', () => {
       await $('#arg-name').setValue('newcomer');
       await $('button=Run').click();
       await $('button[data-tool="newcomer"]').waitForDisplayed({ timeout: 15000 });
+      // A call the server runs as a task (the Tasks extension): the Run bar says the server
+      // decides, the task's status shows, and its question reaches the dialog.
+      await $('button[data-tool="task_count"]').click();
+      await expect($('.runbar')).toHaveText(expect.stringContaining('This server decides which calls run as tasks'));
+      await $('#arg-ask').click();
+      await $('button=Run').click();
+      await expect($('.task-status')).toHaveText(expect.stringContaining('Task task-'), { wait: 15000 });
+      await dialog.waitForDisplayed({ timeout: 15000 });
+      await expect(dialog).toHaveText(expect.stringContaining('Who is counting?'));
+      await dialog.$('#arg-who').setValue('Ada');
+      await dialog.$('button=Accept').click();
+      await expect($('section.result')).toHaveText(expect.stringContaining('counted to 3 for Ada'), { wait: 15000 });
       expect(await stateOf('v2')).toBe('connected');
     } finally {
       v2.kill();
