@@ -28,6 +28,13 @@
 //   ask_many    {count 1..100}: asks `count` questions in one round, then says how many came back.
 //   ask_forever answers every round with input_required and a new requestState (never finishes),
 //               so a client's bound on rounds can be seen.
+//   task_count  {steps, delay_ms, ask, asks, fail, long_id}: when the request declares the Tasks
+//               extension (SEP-2663), answers with a task and counts in the background (status
+//               "step i of N"); `ask` asks "Who is counting?" (`asks` N: N rounds, keys who-1..),
+//               answered with tasks/update (the answered key stays outstanding for 2 more
+//               tasks/get); `fail` fails the task; `long_id` gives it a 1000-character id. The
+//               SDK does not serve the extension: tasks/get, tasks/update and tasks/cancel are
+//               written here with its custom-method handlers. Without the extension: counts at once.
 // Plus the resource v2://readme (text/plain), the prompt `greet` (argument `who`), and the prompt
 // `greet_asking`, which asks who to greet through an input_required result first.
 
@@ -81,6 +88,7 @@ function taskView(task) {
   if (task.message !== undefined) view.statusMessage = task.message;
   if (task.status === "input_required") view.inputRequests = task.inputRequests;
   if (task.status === "completed") view.result = task.result;
+  if (task.status === "failed") view.error = task.error;
   return view;
 }
 
@@ -90,22 +98,34 @@ function setTask(task, status, message) {
   task.lastUpdatedAt = new Date().toISOString();
 }
 
-/** Runs task_count's work in the background: steps, then (with `ask`) a question, then the result. */
-async function runCountTask(task, { steps, delay_ms, ask }) {
+// After tasks/update, a task keeps showing its answered question for this many tasks/get (the
+// extension lets the acknowledgement be eventually consistent): a client must not ask twice.
+const STALE_GETS = 2;
+
+/** Runs task_count's work in the background: steps, then `asks` questions, then the result. */
+async function runCountTask(task, { steps, delay_ms, ask, asks, fail }) {
   for (let i = 1; i <= steps; i++) {
     await sleep(delay_ms);
     if (task.status === "cancelled") return;
     setTask(task, "working", `step ${i} of ${steps}`);
   }
+  if (fail) {
+    task.error = { code: -32603, message: "counting failed\nerror: this line is the server's" };
+    setTask(task, "failed", undefined);
+    return;
+  }
   let who = "nobody";
-  if (ask) {
+  const rounds = asks ?? (ask ? 1 : 0);
+  for (let round = 1; round <= rounds; round++) {
+    const key = rounds === 1 ? "who" : `who-${round}`;
     task.inputRequests = {
-      who: inputRequired.elicit({
+      [key]: inputRequired.elicit({
         mode: "form",
-        message: "Who is counting?",
+        message: rounds === 1 ? "Who is counting?" : `Who is counting? (${round})`,
         requestedSchema: { type: "object", properties: { who: { type: "string" } }, required: ["who"] },
       }),
     };
+    task.key = key;
     setTask(task, "input_required", "waiting for an answer");
     const answer = await new Promise((resolve) => (task.answered = resolve));
     if (task.status === "cancelled") return;
@@ -120,11 +140,15 @@ function registerTaskTool(server) {
   server.registerTool(
     "task_count",
     {
-      description: "Counts to `steps` as a task (SEP-2663) when the client takes tasks; with `ask`, asks who is counting first",
+      description:
+        "Counts to `steps` as a task (SEP-2663) when the client takes tasks; with `ask` asks who is counting first (`asks`: that many times), with `fail` fails, with `long_id` names the task with 1000 characters",
       inputSchema: z.object({
         steps: z.number().int().min(1).max(50).default(3),
         delay_ms: z.number().int().min(0).max(5000).default(200),
         ask: z.boolean().default(false),
+        asks: z.number().int().min(1).max(50).optional(),
+        fail: z.boolean().default(false),
+        long_id: z.boolean().default(false),
       }),
     },
     async (args, ctx) => {
@@ -133,7 +157,8 @@ function registerTaskTool(server) {
         return text(`counted to ${args.steps} without a task`);
       }
       const now = new Date().toISOString();
-      const task = { id: `task-${++taskCounter}`, status: "working", createdAt: now, lastUpdatedAt: now };
+      const id = `task-${++taskCounter}`;
+      const task = { id: args.long_id ? id + "x".repeat(1000) : id, status: "working", createdAt: now, lastUpdatedAt: now };
       tasks.set(task.id, task);
       runCountTask(task, args);
       return { resultType: "task", ...taskView(task) };
@@ -145,25 +170,31 @@ function registerTaskTool(server) {
     if (!task) throw new Error(`no task ${id}`);
     return task;
   };
-  server.server.setRequestHandler("tasks/get", { params: taskId }, async ({ taskId: id }) => ({
-    resultType: "complete",
-    ...taskView(known(id)),
-  }));
-  server.server.setRequestHandler(
-    "tasks/update",
-    { params: taskId },
-    async ({ taskId: id }, ctx) => {
-      const inputResponses = ctx.mcpReq.inputResponses ?? {};
-      const task = known(id);
-      if (task.status === "input_required" && inputResponses.who !== undefined && task.answered) {
-        const answered = task.answered;
+  server.server.setRequestHandler("tasks/get", { params: taskId }, async ({ taskId: id }) => {
+    const task = known(id);
+    if (task.pending !== undefined) {
+      if (task.staleGets > 0) {
+        task.staleGets--;
+      } else {
+        const { answered, pending } = task;
+        task.pending = undefined;
         task.answered = undefined;
         setTask(task, "working", "answered");
-        answered(inputResponses.who);
+        answered(pending);
+        await sleep(0);
       }
-      return { resultType: "complete" };
-    },
-  );
+    }
+    return { resultType: "complete", ...taskView(task) };
+  });
+  server.server.setRequestHandler("tasks/update", { params: taskId }, async ({ taskId: id }, ctx) => {
+    const task = known(id);
+    const answer = (ctx.mcpReq.inputResponses ?? {})[task.key];
+    if (task.status === "input_required" && answer !== undefined && task.answered && task.pending === undefined) {
+      task.pending = answer;
+      task.staleGets = STALE_GETS;
+    }
+    return { resultType: "complete" };
+  });
   server.server.setRequestHandler("tasks/cancel", { params: taskId }, async ({ taskId: id }) => {
     const task = tasks.get(id);
     if (task && !["completed", "failed", "cancelled"].includes(task.status)) {

@@ -234,9 +234,11 @@ async fn a_task_the_server_chose_is_followed_to_its_result(stdio: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (hub, _http) = connected(&dir, stdio).await;
     let mut events = hub.subscribe();
-    let mut request = call("task_count", json!({ "steps": 3, "delay_ms": 150 }));
-    request.task = true;
-    let report = hub.call_tool(request).await.unwrap();
+    // As the window sends it to such a server: not asking for a task (the server decides).
+    let report = hub
+        .call_tool(call("task_count", json!({ "steps": 3, "delay_ms": 150 })))
+        .await
+        .unwrap();
     assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
     assert_eq!(
         text_of(report.result.as_ref().unwrap()),
@@ -313,6 +315,79 @@ async fn a_tasks_question_is_answered_with_tasks_update_over_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tasks_question_is_answered_with_tasks_update_over_stdio() {
     a_tasks_question_is_answered_with_tasks_update(true).await;
+}
+
+/// What a server may do wrong with a task, each refused with a sentence: a failed task says why
+/// (its message on one line), a task that keeps asking stops at ten rounds, and an id no person
+/// could be shown is not used.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_that_fails_keeps_asking_or_has_an_odd_id_ends_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, _http) = connected(&dir, true).await;
+    let report = hub
+        .call_tool(call(
+            "task_count",
+            json!({ "steps": 1, "delay_ms": 10, "fail": true }),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, CallOutcome::Failed, "{report:?}");
+    let error = report.error.unwrap();
+    assert!(
+        error.contains("the task for 'task_count' failed: counting failed"),
+        "{error}"
+    );
+
+    let report = hub
+        .call_tool(call(
+            "task_count",
+            json!({ "steps": 1, "delay_ms": 10, "long_id": true }),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, CallOutcome::Failed, "{report:?}");
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("an id Patchbay will not use"),
+        "{report:?}"
+    );
+
+    // Eleven rounds asked: ten answered, the eleventh not put to the person.
+    let mut events = hub.subscribe();
+    let started = hub
+        .start_call(call(
+            "task_count",
+            json!({ "steps": 1, "delay_ms": 10, "asks": 11 }),
+        ))
+        .unwrap();
+    for _ in 0..10 {
+        let (id, _) = asked(&mut events).await;
+        let who = json!({ "who": "Ada" }).as_object().cloned().unwrap();
+        assert!(
+            hub.answer_elicitation("v2", &id, Answer::Accept(who))
+                .unwrap()
+        );
+    }
+    let report = started.finish().await;
+    assert_eq!(report.outcome, CallOutcome::Failed, "{report:?}");
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("more input 10 times"),
+        "{report:?}"
+    );
+    while let Ok(e) = events.try_recv() {
+        assert!(
+            !matches!(e, Event::ElicitationRequested { .. }),
+            "an eleventh question was shown: {e:?}"
+        );
+    }
+    hub.shutdown().await;
 }
 
 /// Cancel while the task works: tasks/cancel reaches the server, and the call ends cancelled.
@@ -508,11 +583,10 @@ async fn a_tool_added_at_run_time_appears(stdio: bool) {
     tokio::time::timeout(WAIT, listening)
         .await
         .expect("the listen stream was acknowledged");
-    let report = Some(
-        hub.call_tool(call("add_tool", json!({ "name": "newcomer" })))
-            .await,
-    );
-    let report = report.unwrap().unwrap();
+    let report = hub
+        .call_tool(call("add_tool", json!({ "name": "newcomer" })))
+        .await
+        .unwrap();
     assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
     expect_event(
         &mut events,

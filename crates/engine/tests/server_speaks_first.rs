@@ -48,4 +48,5 @@ async fn a_question_on_the_sessions_stream_reaches_a_call_made_at_once() {
     let report = running.finish().await;
     assert_eq!(report.outcome, CallOutcome::Ok, "{report:?}");
     assert_eq!(text_of(report.result.as_ref().unwrap()), "Hello, Ada!");
+    hub.shutdown().await;
 }

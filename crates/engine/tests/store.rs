@@ -539,3 +539,46 @@ async fn values_in_the_clear_are_never_stored_and_sealed_ones_come_back_as_store
     );
     assert!(store.update_server(clear).await.is_err());
 }
+
+/// What a server spoke is kept beside its definition, never in it (no revision bump), and a
+/// value another process left there that is not text is skipped, not an error for the list.
+#[tokio::test]
+async fn what_a_server_spoke_is_kept_beside_it_and_a_bad_value_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = Store::open(&path).unwrap();
+    store
+        .add_servers(new(vec![stdio("kept"), http("odd")]))
+        .await
+        .unwrap();
+    let revision = store
+        .server_for_start("kept")
+        .await
+        .unwrap()
+        .unwrap()
+        .revision;
+    store
+        .remember_spoke("kept", r#"{"era":"session"}"#.into())
+        .await
+        .unwrap();
+    store
+        .remember_spoke("gone", "{}".into())
+        .await
+        .expect("a removed server records nothing, quietly");
+    assert_eq!(
+        store
+            .server_for_start("kept")
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        revision
+    );
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE servers SET spoke = x'ff00' WHERE name = 'odd'", [])
+        .unwrap();
+    let spokes = store.spokes().await.unwrap();
+    assert_eq!(spokes.len(), 1, "{spokes:?}");
+    assert_eq!(spokes["kept"], r#"{"era":"session"}"#);
+}

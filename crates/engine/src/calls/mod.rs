@@ -2,6 +2,7 @@
 //! progress, and a history row for every call however it ended.
 
 mod extension_tasks;
+mod handles;
 mod tasks;
 
 use std::collections::HashMap;

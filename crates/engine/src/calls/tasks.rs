@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::handles::{one_line, usable};
 use super::{
     CallContext, CallRequest, Ending, broken, gone, lost, refused, send_cancelled, tool_result,
 };
@@ -54,13 +55,24 @@ impl Status {
 }
 
 impl Status {
+    /// A task as the server described it; `None` when it is not one, or when its id is not one
+    /// Patchbay will show or send back (see `handles`).
     fn read(task: &Value) -> Option<(String, Status)> {
-        let id = task.get("taskId")?.as_str()?.to_string();
-        let status = task.get("status")?.as_str()?.to_string();
+        let id = task
+            .get("taskId")?
+            .as_str()
+            .filter(|id| usable(id))?
+            .to_string();
+        // The statuses SEP-1686 defines, as one word; anything else is shown as "unknown".
+        let status = match task.get("status")?.as_str()? {
+            s @ ("working" | "input_required" | "completed" | "failed" | "cancelled") => s,
+            _ => "unknown",
+        }
+        .to_string();
         let message = task
             .get("statusMessage")
             .and_then(Value::as_str)
-            .map(String::from);
+            .map(one_line);
         // `pollInterval` in SEP-1686 (`pollIntervalMs` in the later extension, whose shape rmcp
         // reads `tasks/get` answers into, dropping the former).
         let poll = task
@@ -399,5 +411,13 @@ mod tests {
         assert_eq!(s.poll, Some(MAX_POLL));
         assert!(s.terminal());
         assert!(Status::read(&json!({"status": "working"})).is_none());
+        // What a server sends is checked: an id that could not be shown, a status no revision
+        // has, a message of several lines.
+        assert!(Status::read(&json!({"taskId": "t\n1", "status": "working"})).is_none());
+        let (_, s) = Status::read(&json!({"taskId": "t1", "status": "done\nerror: x",
+            "statusMessage": "line 1\nline 2"}))
+        .unwrap();
+        assert_eq!(s.status, "unknown");
+        assert_eq!(s.message.as_deref(), Some("line 1 line 2"));
     }
 }

@@ -256,7 +256,6 @@ impl Hub {
         Ok(self.session(server)?.samplings().answer(id, answer))
     }
 
-    /// `ping`: the round trip.
     /// Refresh: the server's tools, prompts and resources are asked for again, whatever their
     /// `ttlMs` allowed keeping (the connection's response cache is emptied), and every view of
     /// them lists them again (the same events as the server's own list changes).
@@ -279,6 +278,7 @@ impl Hub {
         Ok(())
     }
 
+    /// `ping`: the round trip.
     pub async fn ping(&self, name: &str) -> Result<Duration, HubError> {
         self.on_peer(name, "ping", |peer| async move {
             server_controls::ping(&peer).await

@@ -21,6 +21,9 @@ use crate::events::{Event, EventBus, ServerState};
 use crate::roots::Roots;
 
 /// A working connection, owned by the actor.
+/// How long the actor waits for the store to keep what a server spoke.
+const REMEMBER_WAIT: Duration = Duration::from_secs(1);
+
 pub(super) struct Live {
     pub(super) stop: Option<RunningServiceCancellationToken>,
     /// Completes when rmcp's service loop ends, for whatever reason.
@@ -411,7 +414,10 @@ impl Actor {
     }
 
     /// Keeps what the server spoke in the store, for the server list of a later run (or another
-    /// process); written when it changed since this session last wrote it.
+    /// process), when it changed since this session last wrote it. The actor waits for the write
+    /// (so a shutdown right after a connection finds it done) at most `REMEMBER_WAIT`: a
+    /// database another process holds never holds up a disconnect for long (the write then
+    /// finishes by itself).
     async fn remember_what_it_spoke(&mut self) {
         let Some(spoken) = self.snapshot.borrow().spoke() else {
             return;
@@ -420,14 +426,14 @@ impl Actor {
         if self.remembered.as_deref() == Some(record.as_str()) {
             return;
         }
-        match self
+        let write = self
             .auth
             .store()
-            .remember_spoke(&self.def.name, record.clone())
-            .await
-        {
-            Ok(()) => self.remembered = Some(record),
-            Err(e) => tracing::warn!("could not keep which revision the server spoke: {e}"),
+            .remember_spoke(&self.def.name, record.clone());
+        match tokio::time::timeout(REMEMBER_WAIT, write).await {
+            Ok(Ok(())) => self.remembered = Some(record),
+            Ok(Err(e)) => tracing::warn!("could not keep which revision the server spoke: {e}"),
+            Err(_) => tracing::warn!("keeping which revision the server spoke is taking long"),
         }
     }
 

@@ -86,11 +86,11 @@ impl ConnectError {
     }
 }
 
-/// "server 'x' exited with status 1: <last stderr line>"
 /// How long a connection waits, after the handshake, for a 2025-era session's event stream to
 /// open (see `transport::common_stream`); a server that never answers that GET is used anyway.
 const COMMON_STREAM_WAIT: Duration = Duration::from_secs(5);
 
+/// "server 'x' exited with status 1: <last stderr line>"
 pub fn exit_message(server: &str, status: Option<ExitStatus>, last_line: Option<String>) -> String {
     use std::os::unix::process::ExitStatusExt;
     let how = match status {
@@ -357,7 +357,12 @@ async fn connect_with(
                 let left = timeout
                     .saturating_sub(started.elapsed())
                     .min(COMMON_STREAM_WAIT);
-                if !common.opened(left).await {
+                let opened = tokio::select! {
+                    opened = common.opened(left) => opened,
+                    // A disconnect or shutdown does not wait for it.
+                    _ = cancel.cancelled() => true,
+                };
+                if !opened {
                     tracing::warn!(server = %name, "the session's event stream did not open within {left:?}; going on without waiting");
                 }
             }

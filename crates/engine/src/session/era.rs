@@ -46,14 +46,22 @@ impl From<&rmcp::model::ProtocolVersion> for Spoken {
 /// was spoken over: a definition pointed elsewhere since then has nothing remembered.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Remembered {
-    /// The transport as stored (values masked), as JSON.
+    /// A digest of the transport it was spoken over (`transport_key`).
     transport: String,
     era: Era,
     protocol_version: String,
 }
 
+/// A digest of the transport as shown (values masked): enough to tell "the same server" from
+/// "pointed elsewhere", without keeping a second copy of its command line or URL (which may
+/// carry a token a person has since moved into a sealed value).
 fn transport_key(def: &crate::config::ServerDef) -> String {
-    serde_json::to_string(&def.transport).unwrap_or_default()
+    use sha2::Digest;
+    let shown = serde_json::to_string(&def.masked().transport).unwrap_or_default();
+    sha2::Sha256::digest(shown.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The record to keep of what `def`'s server spoke.

@@ -388,9 +388,21 @@ impl Store {
     pub async fn spokes(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare("SELECT name, spoke FROM servers WHERE spoke IS NOT NULL")?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            // Another process may have written anything there: a value that is not text is
+            // skipped (it is only ever shown as "last time"), never an error for the whole list.
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get_ref(1)?.as_str().ok().map(String::from),
+                ))
+            })?;
+            let mut spokes = std::collections::HashMap::new();
+            for row in rows {
+                if let (name, Some(spoke)) = row? {
+                    spokes.insert(name, spoke);
+                }
+            }
+            Ok(spokes)
         })
         .await
     }

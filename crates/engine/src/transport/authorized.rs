@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
     StreamableHttpResponseLimits,
@@ -150,15 +150,23 @@ impl AuthorizedHttp {
         }
     }
 
-    /// Notes a session id in a POST's response (rmcp then opens the common stream).
+    /// Notes a session id in the answer to `initialize` (rmcp then opens the common stream).
+    /// Only there: a 2026-07-28 connection ignores any session id a server sends, and opens no
+    /// such stream to wait for.
     fn posted(
         &self,
+        message: &ClientJsonRpcMessage,
         sent: Result<StreamableHttpPostResponse, HttpError>,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
-        if let Ok(
-            StreamableHttpPostResponse::Json(_, Some(_))
-            | StreamableHttpPostResponse::Sse(_, Some(_)),
-        ) = &sent
+        let initialize = matches!(
+            message,
+            ClientJsonRpcMessage::Request(r) if matches!(r.request, ClientRequest::InitializeRequest(_))
+        );
+        if initialize
+            && let Ok(
+                StreamableHttpPostResponse::Json(_, Some(_))
+                | StreamableHttpPostResponse::Sse(_, Some(_)),
+            ) = &sent
         {
             self.common.session_given();
         }
@@ -236,7 +244,7 @@ impl StreamableHttpClient for AuthorizedHttp {
                 )
             })
             .await;
-        self.posted(sent)
+        self.posted(&message, sent)
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -260,7 +268,7 @@ impl StreamableHttpClient for AuthorizedHttp {
                 )
             })
             .await;
-        self.posted(sent)
+        self.posted(&message, sent)
     }
 
     async fn post_message_with_response_limits(
@@ -284,7 +292,7 @@ impl StreamableHttpClient for AuthorizedHttp {
                 )
             })
             .await;
-        self.posted(sent)
+        self.posted(&message, sent)
     }
 
     async fn delete_session(
