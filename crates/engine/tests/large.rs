@@ -93,8 +93,18 @@ async fn a_resource_saves_decoded_and_a_failed_call_has_nothing_to_save() {
         .unwrap();
     let file = dir.path().join("blob.bin");
     let written = hub.save_resource("ev", uri, &file).await.unwrap();
-    assert_eq!(std::fs::read(&file).unwrap(), decoded);
-    assert_eq!(written as usize, decoded.len());
+    // Save reads the resource again, and this one is made when it is read ("created at" the
+    // second of the read): the file holds a fresh copy, decoded, the same as the one read above
+    // but for that time.
+    let saved = String::from_utf8(std::fs::read(&file).unwrap()).expect("decoded text");
+    let shown = String::from_utf8(decoded).unwrap();
+    let made_at = |text: &str| {
+        text.strip_prefix("Resource 3: This is a base64 blob created at ")
+            .map(str::to_string)
+    };
+    assert!(made_at(&shown).is_some(), "{shown}");
+    assert!(made_at(&saved).is_some(), "not the decoded resource: {saved}");
+    assert_eq!(written as usize, saved.len());
     // A resource small enough is shown whole.
     assert!(preview::preview(read).cut.is_none());
 
