@@ -103,7 +103,10 @@ async fn a_resource_saves_decoded_and_a_failed_call_has_nothing_to_save() {
             .map(str::to_string)
     };
     assert!(made_at(&shown).is_some(), "{shown}");
-    assert!(made_at(&saved).is_some(), "not the decoded resource: {saved}");
+    assert!(
+        made_at(&saved).is_some(),
+        "not the decoded resource: {saved}"
+    );
     assert_eq!(written as usize, saved.len());
     // A resource small enough is shown whole.
     assert!(preview::preview(read).cut.is_none());

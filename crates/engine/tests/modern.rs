@@ -34,6 +34,28 @@ fn v2_http_with(options: &[&str], stderr: Stdio) -> V2Http {
     UrlLineServer::start("v2-server.mjs", &args, stderr)
 }
 
+/// The v2 server with `--log` (and `options`), and the methods of the requests it got, in order,
+/// kept as its log arrives.
+fn v2_http_logged(options: &[&str]) -> (V2Http, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut args = vec!["--log"];
+    args.extend_from_slice(options);
+    let mut server = v2_http_with(&args, Stdio::piped());
+    let methods = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = BufReader::new(server.child.stderr.take().unwrap());
+    let seen = methods.clone();
+    std::thread::spawn(move || {
+        for line in log.lines().map_while(Result::ok) {
+            let logged: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let body: serde_json::Value =
+                serde_json::from_str(logged["body"].as_str().unwrap_or("null")).unwrap_or_default();
+            if let Some(method) = body["method"].as_str() {
+                seen.lock().unwrap().push(method.to_string());
+            }
+        }
+    });
+    (server, methods)
+}
+
 fn v2_stdio_def(name: &str) -> ServerDef {
     let mut def = ServerDef::new(
         name,
@@ -393,20 +415,7 @@ async fn a_task_that_fails_keeps_asking_or_has_an_odd_id_ends_with_the_reason() 
 /// Cancel while the task works: tasks/cancel reaches the server, and the call ends cancelled.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_task_is_cancelled_at_the_server() {
-    let mut server = v2_http_with(&["--log"], Stdio::piped());
-    let log = BufReader::new(server.child.stderr.take().unwrap());
-    let (methods_tx, methods) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in log.lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && let Some(body) = v["body"].as_str()
-                && let Ok(body) = serde_json::from_str::<serde_json::Value>(body)
-                && let Some(method) = body["method"].as_str()
-            {
-                let _ = methods_tx.send(method.to_string());
-            }
-        }
-    });
+    let (server, methods) = v2_http_logged(&[]);
     let dir = tempfile::tempdir().unwrap();
     let hub = hub(&dir).await;
     hub.add_server(http_def("v2", &server.url)).await.unwrap();
@@ -428,15 +437,13 @@ async fn a_cancelled_task_is_cancelled_at_the_server() {
     assert!(hub.cancel_call(&call_id));
     let report = started.finish().await;
     assert_eq!(report.outcome, CallOutcome::Cancelled, "{report:?}");
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match methods.recv_timeout(left) {
-            Ok(m) if m == "tasks/cancel" => break,
-            Ok(_) => {}
-            Err(_) => panic!("the server never got tasks/cancel"),
+    tokio::time::timeout(WAIT, async {
+        while !methods.lock().unwrap().iter().any(|m| m == "tasks/cancel") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
+    })
+    .await
+    .expect("the server got tasks/cancel");
     hub.shutdown().await;
 }
 
@@ -615,21 +622,8 @@ async fn a_tool_added_at_run_time_appears_over_stdio() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_list_is_kept_for_its_ttl_and_dropped_on_a_change_or_refresh() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = v2_http_with(&["--ttl-ms", "600000", "--log"], Stdio::piped());
     // The server logs every request it gets, in order: keep the methods.
-    let methods = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let log = BufReader::new(server.child.stderr.take().unwrap());
-    let seen = methods.clone();
-    std::thread::spawn(move || {
-        for line in log.lines().map_while(Result::ok) {
-            let logged: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            let body: serde_json::Value =
-                serde_json::from_str(logged["body"].as_str().unwrap_or("null")).unwrap_or_default();
-            if let Some(method) = body["method"].as_str() {
-                seen.lock().unwrap().push(method.to_string());
-            }
-        }
-    });
+    let (server, methods) = v2_http_logged(&["--ttl-ms", "600000"]);
     // The tools/list requests the server got before the `n`th tools/call (a marker: the log is
     // in order, so once the marker is in, so is everything sent before it).
     let lists_before_call = |n: usize| {

@@ -229,15 +229,7 @@ impl Following<'_> {
                 // eventually consistent), but not forever.
                 let since = *waiting_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > self.timeout {
-                    return Stop::GiveUp((
-                        CallOutcome::TimedOut,
-                        None,
-                        Some(format!(
-                            "server '{server}' did not take the answers for task {} within {} s",
-                            self.task_id,
-                            self.timeout.as_secs_f64()
-                        )),
-                    ));
+                    return Stop::GiveUp(self.answers_not_taken());
                 }
                 continue;
             }
@@ -373,16 +365,22 @@ impl Following<'_> {
                 crate::causes::bounded(&e.message, crate::causes::SERVER_TEXT)
             )))),
             Ok(Err(e)) => Err(Stop::GiveUp(broken(self.ctx, server, &e))),
-            Err(_) => Err(Stop::GiveUp((
-                CallOutcome::TimedOut,
-                None,
-                Some(format!(
-                    "server '{server}' did not take the answers for task {} within {} s",
-                    self.task_id,
-                    self.timeout.as_secs_f64()
-                )),
-            ))),
+            Err(_) => Err(Stop::GiveUp(self.answers_not_taken())),
         }
+    }
+
+    /// The server kept the person's answers waiting past the call's timeout.
+    fn answers_not_taken(&self) -> Ending {
+        (
+            CallOutcome::TimedOut,
+            None,
+            Some(format!(
+                "server '{}' did not take the answers for task {} within {} s",
+                self.req.server,
+                self.task_id,
+                self.timeout.as_secs_f64()
+            )),
+        )
     }
 
     /// `tasks/cancel`, acknowledged or not within `CANCEL_WAIT` (the server cancels

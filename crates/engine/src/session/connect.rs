@@ -145,49 +145,35 @@ pub(super) async fn connect(
     cancel: CancellationToken,
     initialize_first: bool,
 ) -> Result<Live, ConnectError> {
-    let initialize = || {
-        let cancel = cancel.clone();
-        async move {
-            let mut live = connect_with(
-                def,
-                bus,
-                log,
-                inbox,
-                auth,
-                roots,
-                timeout,
-                cancel,
-                Lifecycle::Initialize,
-            )
-            .await?;
-            live.initialize_first = true;
-            Ok(live)
-        }
+    let attempt = |lifecycle| {
+        connect_with(
+            def,
+            bus,
+            log,
+            inbox,
+            auth,
+            roots,
+            timeout,
+            cancel.clone(),
+            lifecycle,
+        )
     };
-    if initialize_first {
-        return initialize().await;
-    }
-    let probing = connect_with(
-        def,
-        bus,
-        log,
-        inbox,
-        auth,
-        roots,
-        timeout,
-        cancel.clone(),
-        Lifecycle::Probe,
-    )
-    .await;
-    match probing {
+    let first = if initialize_first {
+        Lifecycle::Initialize
+    } else {
+        Lifecycle::Probe
+    };
+    let (mut live, started_with) = match attempt(first).await {
         // Some 2025-era servers answer any method they do not know with an empty result, which
         // rmcp's probe cannot read as "no": a fresh connection goes straight to `initialize`.
         Err(ConnectError::ProbeMisread) => {
             tracing::info!(server = %def.name, "server/discover was misread; using initialize");
-            initialize().await
+            (attempt(Lifecycle::Initialize).await?, Lifecycle::Initialize)
         }
-        other => other,
-    }
+        other => (other?, first),
+    };
+    live.initialize_first = started_with == Lifecycle::Initialize;
+    Ok(live)
 }
 
 /// How a connection starts.
